@@ -1,0 +1,29 @@
+# make demo: install what is missing, train the two quick-start models, then draw their mismatch curve.
+# make test: install what is missing, then run the test suite.
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip
+
+.PHONY: install demo test lint clean
+
+# Installs only when an import fails (checked outside the repository, so the editable install must exist): torch first
+# (basicsr's setup needs it present), then basicsr 1.4.2 without build isolation and without its tb-nightly dependency,
+# then our dependencies and this package (editable).
+install:
+	@(cd / && $(PYTHON) -c "import wne_basicsr, pytest, matplotlib, lmdb, timm, einops, skimage") 2>/dev/null || { \
+	  $(PIP) install torch torchvision && \
+	  $(PIP) install --no-build-isolation --no-deps basicsr==1.4.2 && \
+	  $(PIP) install -r requirements.txt && \
+	  $(PIP) install --no-build-isolation --no-deps -e "$(CURDIR)" ; }
+
+demo: install
+	$(PYTHON) wne_basicsr/train.py -opt options/quickstart/train_DnCNN_s25.yml
+	$(PYTHON) wne_basicsr/train.py -opt options/quickstart/train_DnCNN_WNE_s25.yml
+
+test: install
+	$(PYTHON) -m pytest tests
+
+lint:
+	$(PYTHON) -m ruff check .
+
+clean:
+	rm -rf experiments tb_logger results .pytest_cache

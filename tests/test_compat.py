@@ -1,0 +1,66 @@
+"""Each compat patch: the failure it prevents does not happen."""
+import os
+import socket
+import subprocess
+import sys
+
+import torch
+
+import wne_basicsr  # noqa: F401
+
+# isort: split
+import basicsr.train
+
+from wne_basicsr import compat
+
+
+def run_python(code: str, **env) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **env})
+
+
+def test_basicsr_imports_on_current_torchvision():
+    # Without the functional_tensor alias, basicsr.data.degradations fails to import.
+    result = run_python('import wne_basicsr; import basicsr.data.degradations as d; print(d.rgb_to_grayscale)')
+    assert result.returncode == 0, result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def test_pytorch_launcher_initializes_gloo_without_gpus():
+    # Without the patch, init_dist('pytorch') divides by torch.cuda.device_count() == 0.
+    code = ('import wne_basicsr, torch.distributed as dist; from basicsr.utils.dist_util import init_dist; '
+            'init_dist("pytorch"); print(dist.get_backend(), dist.get_world_size())')
+    result = run_python(code, RANK='0', LOCAL_RANK='0', WORLD_SIZE='1', MASTER_ADDR='127.0.0.1',
+                        MASTER_PORT=str(free_port()), CUDA_VISIBLE_DEVICES='')
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ['gloo', '1']
+
+
+def make_opt(tmp_path, auto_resume: bool) -> dict:
+    states = tmp_path / 'training_states'
+    states.mkdir(exist_ok=True)
+    return {'name': 'x', 'auto_resume': auto_resume, 'num_gpu': 0, 'network_g': {'type': 'DnCNN'},
+            'path': {'training_states': str(states), 'models': str(tmp_path / 'models')}}
+
+
+def test_auto_resume_loads_newest_complete_state_on_cpu(tmp_path):
+    # Without the patch, states are looked up relative to the CWD and mapped onto CUDA.
+    assert basicsr.train.load_resume_state is compat.load_resume_state
+    opt = make_opt(tmp_path, auto_resume=True)
+    for it in (2, 10):
+        torch.save({'iter': it, 'epoch': 0, 'optimizers': [], 'schedulers': [], 'w': torch.ones(2)},
+                   tmp_path / 'training_states' / f'{it}.state')
+    (tmp_path / 'training_states' / '12.state').write_bytes(b'truncated by a crash')
+    state = basicsr.train.load_resume_state(opt)
+    assert state['iter'] == 10 and state['w'].device.type == 'cpu'
+    assert opt['path']['resume_state'].endswith('10.state')
+    assert opt['path']['pretrain_network_g'].endswith('net_g_10.pth')
+
+
+def test_no_state_means_fresh_start(tmp_path):
+    assert basicsr.train.load_resume_state(make_opt(tmp_path, auto_resume=True)) is None

@@ -1,0 +1,7 @@
+"""wne_basicsr: exact normalization equivariance for any BasicSR denoiser."""
+from wne_basicsr import compat  # noqa: F401  (must run before anything from basicsr)
+
+# isort: split
+from wne_basicsr import archs, data, losses, metrics, models  # noqa: F401,E402
+
+__version__ = '0.1.0'

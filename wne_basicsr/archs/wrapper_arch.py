@@ -1,0 +1,123 @@
+"""WNE, WNEInput and ScaleEquivariant: wrappers that make any registered backbone (normalization/scale) equivariant.
+
+The wrapper normalizes each instance by its global statistics (float32, even under autocast), runs the backbone on the
+normalized image (reflect-padded to the backbone's window multiple), and maps the result back (METHOD.md §1).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from basicsr.archs import build_network
+from basicsr.utils.registry import ARCH_REGISTRY
+from torch import Tensor, nn
+
+PRED_MODES = ('direct', 'residual')
+STD_MODES = ('unbiased', 'population')
+
+
+def pad_to_multiple(x: Tensor, multiple: int) -> tuple[Tensor, int, int]:
+    """Pad ``x`` on the right and bottom to a multiple of ``multiple`` (reflect, else replicate); return it and H, W."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph == 0 and pw == 0:
+        return x, h, w
+    mode = 'reflect' if ph < h and pw < w else 'replicate'
+    return F.pad(x, (0, pw, 0, ph), mode=mode), h, w
+
+
+def window_multiple(net: nn.Module) -> int:
+    """The spatial multiple to pad a network's input to: its largest integer ``window_size`` (Swin blocks), else 1.
+
+    Networks that pad internally (the wrappers here, Restormer) set ``pads_internally`` and need none.
+    """
+    if getattr(net, 'pads_internally', False):
+        return 1
+    sizes = [m.window_size for m in net.modules() if isinstance(getattr(m, 'window_size', None), int)]
+    return max(sizes, default=1)
+
+
+def instance_stats(x: Tensor, std_mode: str = 'unbiased') -> tuple[Tensor, Tensor]:
+    """Per-instance mean and std over C·H·W in float32, shaped B×1×1×1 (std = 0 for constant instances)."""
+    flat = x.float().flatten(1)
+    mean = flat.mean(dim=1)
+    if flat.shape[1] > 1:
+        std = flat.std(dim=1, correction=1 if std_mode == 'unbiased' else 0)
+        # Round-off gives a constant input a tiny non-zero std; its true std is exactly zero.
+        std = torch.where(flat.amax(dim=1) > flat.amin(dim=1), std, torch.zeros_like(std))
+    else:
+        std = torch.zeros_like(mean)
+    return mean.view(-1, 1, 1, 1), std.view(-1, 1, 1, 1)
+
+
+class _NormalizingWrapper(nn.Module):
+    """Shared construction, validation and padded backbone call of the wrappers."""
+
+    pads_internally = True  # statistics come from the unpadded input, so nobody may pad it outside
+
+    def __init__(self, backbone: dict, pred_mode: str = 'direct', std_mode: str = 'unbiased',
+                 pad_multiple: int | None = None) -> None:
+        super().__init__()
+        if not isinstance(backbone, dict) or 'type' not in backbone:
+            raise ValueError(f'{type(self).__name__}: option "backbone" must be a dict with a "type" key, '
+                             f'got {backbone!r}')
+        if pred_mode not in PRED_MODES:
+            raise ValueError(f'{type(self).__name__}: pred_mode must be one of {PRED_MODES}, got {pred_mode!r}')
+        if std_mode not in STD_MODES:
+            raise ValueError(f'{type(self).__name__}: std_mode must be one of {STD_MODES}, got {std_mode!r}')
+        self.backbone = build_network(dict(backbone))
+        self.pred_mode = pred_mode
+        self.std_mode = std_mode
+        self.pad_multiple = int(pad_multiple) if pad_multiple else window_multiple(self.backbone)
+
+    def run_backbone(self, z: Tensor) -> Tensor:
+        """Backbone on normalized ``z`` (padded to the window multiple and cropped back), returned in float32."""
+        padded, h, w = pad_to_multiple(z, self.pad_multiple)
+        return self.backbone(padded)[..., :h, :w].float()
+
+    def extra_repr(self) -> str:
+        return f'pred_mode={self.pred_mode}, std_mode={self.std_mode}, pad_multiple={self.pad_multiple}'
+
+
+@ARCH_REGISTRY.register()
+class WNE(_NormalizingWrapper):
+    """Exactly normalization-equivariant wrapper: f(x) = s·g((x−μ)/s) + μ (direct) or x − s·g((x−μ)/s) (residual)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            xf = x.float()
+            mean, std = instance_stats(xf, self.std_mode)
+            valid = std > 0
+            z = (xf - mean) / torch.where(valid, std, torch.ones_like(std))
+        g = self.run_backbone(z)
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            out = std * g + mean if self.pred_mode == 'direct' else xf - std * g
+            return torch.where(valid, out, xf).to(x.dtype)
+
+
+@ARCH_REGISTRY.register()
+class WNEInput(_NormalizingWrapper):
+    """Input-only normalization (the paper's WNE-I ablation): g((x−μ)/s) or x − g((x−μ)/s); G-invariant."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            xf = x.float()
+            mean, std = instance_stats(xf, self.std_mode)
+            z = (xf - mean) / torch.where(std > 0, std, torch.ones_like(std))
+        g = self.run_backbone(z)
+        return (g if self.pred_mode == 'direct' else xf - g).to(x.dtype)
+
+
+@ARCH_REGISTRY.register()
+class ScaleEquivariant(_NormalizingWrapper):
+    """Exactly scale-equivariant wrapper with the uncentred RMS s: s·g(x/s) (direct) or x − s·g(x/s) (residual)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            xf = x.float()
+            rms = xf.flatten(1).square().mean(dim=1).sqrt().view(-1, 1, 1, 1)
+            valid = rms > 0
+            z = xf / torch.where(valid, rms, torch.ones_like(rms))
+        g = self.run_backbone(z)
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            out = rms * g if self.pred_mode == 'direct' else xf - rms * g
+            return torch.where(valid, out, xf).to(x.dtype)

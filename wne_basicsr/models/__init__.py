@@ -1,0 +1,6 @@
+"""Models, each registered in BasicSR's MODEL_REGISTRY (auto-imported: every `*_model.py` file)."""
+import os.path as osp
+
+from wne_basicsr._autoimport import import_modules
+
+_modules = import_modules(__name__, osp.dirname(osp.abspath(__file__)), '_model.py')

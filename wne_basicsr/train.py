@@ -1,0 +1,16 @@
+"""Train with BasicSR's trainer: ``python wne_basicsr/train.py -opt X.yml [--launcher pytorch] [--auto_resume]``."""
+import os
+import os.path as osp
+import sys
+
+ROOT = osp.abspath(osp.join(__file__, osp.pardir, osp.pardir))
+if osp.abspath(sys.path[0]) == osp.dirname(osp.abspath(__file__)):
+    sys.path[0] = ROOT  # run as a script: import the package from the repository, not modules beside this file
+
+import wne_basicsr  # noqa: E402,F401  (compat patches + registration; spawned workers re-run this import)
+
+# isort: split
+from basicsr.train import train_pipeline  # noqa: E402
+
+if __name__ == '__main__':
+    train_pipeline(os.environ.get('WNE_BASICSR_ROOT', ROOT))
