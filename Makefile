@@ -18,6 +18,7 @@ install:
 demo: install
 	$(PYTHON) wne_basicsr/train.py -opt options/quickstart/train_DnCNN_s25.yml
 	$(PYTHON) wne_basicsr/train.py -opt options/quickstart/train_DnCNN_WNE_s25.yml
+	$(PYTHON) scripts/mismatch_curve.py -opt options/test/mismatch/quickstart_DnCNN_s25.yml
 
 test: install
 	$(PYTHON) -m pytest tests

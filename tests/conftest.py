@@ -6,10 +6,20 @@ import os.path as osp
 import cv2
 import numpy as np
 import pytest
+import torch
 
 import wne_basicsr  # noqa: F401  (compat before basicsr)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread per test: the tensors are small, and on a busy CPU a second OpenMP thread mostly waits."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def write_images(folder, count: int, size: tuple[int, int], channels: int = 1, seed: int = 0) -> list[str]:

@@ -33,7 +33,7 @@ def tiny_options(train_root: str, val_root: str, total_iter: int) -> dict:
 
 
 def run_entry(script: str, opt_path, cwd, *args) -> str:
-    env = {**os.environ, 'WNE_BASICSR_ROOT': str(cwd), 'PYTHONWARNINGS': 'ignore'}
+    env = {**os.environ, 'WNE_BASICSR_ROOT': str(cwd), 'PYTHONWARNINGS': 'ignore', 'OMP_NUM_THREADS': '1'}
     result = subprocess.run([sys.executable, os.path.join(REPO, 'wne_basicsr', script), '-opt', str(opt_path), *args],
                             cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

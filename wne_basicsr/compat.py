@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import os.path as osp
+import subprocess
 import sys
 import types
 
@@ -35,6 +36,21 @@ def _init_dist_pytorch(backend: str = 'nccl', **kwargs) -> None:
         backend = 'gloo'
     backend = os.environ.get('WNE_DIST_BACKEND', backend)
     dist.init_process_group(backend=backend, **kwargs)
+
+
+def _init_dist_slurm(backend: str = 'nccl', port: int | None = None) -> None:
+    """Initialize a slurm job's process group on GPUs (requested backend) or CPU-only nodes (gloo)."""
+    proc_id, ntasks = int(os.environ['SLURM_PROCID']), int(os.environ['SLURM_NTASKS'])
+    if torch.cuda.is_available():
+        local_rank = proc_id % torch.cuda.device_count()
+        torch.cuda.set_device(local_rank)
+    else:
+        local_rank, backend = int(os.environ.get('SLURM_LOCALID', 0)), 'gloo'
+    node_list = os.environ['SLURM_NODELIST']
+    os.environ['MASTER_ADDR'] = subprocess.getoutput(f'scontrol show hostname {node_list} | head -n1')
+    os.environ['MASTER_PORT'] = str(port) if port is not None else os.environ.get('MASTER_PORT', '29500')
+    os.environ.update(WORLD_SIZE=str(ntasks), LOCAL_RANK=str(local_rank), RANK=str(proc_id))
+    dist.init_process_group(backend=os.environ.get('WNE_DIST_BACKEND', backend))
 
 
 def _list_states(state_dir: str) -> list[str]:
@@ -76,6 +92,8 @@ def _patch_basicsr() -> None:
 
     # Without it: `--launcher pytorch` dies with ZeroDivisionError on a host without GPUs.
     basicsr.utils.dist_util._init_dist_pytorch = _init_dist_pytorch
+    # Without it: `--launcher slurm` on CPU-only nodes divides by torch.cuda.device_count() == 0 and asks for nccl.
+    basicsr.utils.dist_util._init_dist_slurm = _init_dist_slurm
     # Without it: resuming maps tensors to CUDA ("Found no NVIDIA driver") and looks for states relative to the CWD.
     basicsr.train.load_resume_state = load_resume_state
 

@@ -1,4 +1,7 @@
-"""Test with BasicSR's test pipeline: ``python wne_basicsr/test.py -opt X.yml [--launcher pytorch]``."""
+"""Test with BasicSR's test pipeline: ``python wne_basicsr/test.py -opt X.yml [--launcher pytorch]``.
+
+Under ``python -m torch.distributed.launch`` its ``--local-rank=N`` is translated for BasicSR's parser.
+"""
 import os
 import os.path as osp
 import sys
@@ -12,5 +15,9 @@ import wne_basicsr  # noqa: E402,F401  (compat patches + registration; spawned w
 # isort: split
 from basicsr.test import test_pipeline  # noqa: E402
 
+from wne_basicsr.option_checks import close_process_group, translate_local_rank  # noqa: E402
+
 if __name__ == '__main__':
+    sys.argv = translate_local_rank(sys.argv)
     test_pipeline(os.environ.get('WNE_BASICSR_ROOT', ROOT))
+    close_process_group()

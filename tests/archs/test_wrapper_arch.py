@@ -16,7 +16,8 @@ BACKBONES = [dict(type='DnCNN'), dict(type='FDnCNN'), dict(type='DnCNN', num_fea
 
 def relative_defect(out: torch.Tensor, ref: torch.Tensor) -> float:
     """Largest per-instance ‖out − ref‖ / ‖ref‖ of a batch."""
-    return float(((out - ref).detach().flatten(1).norm(dim=1) / ref.flatten(1).norm(dim=1)).max())
+    out, ref = out.detach(), ref.detach()
+    return float(((out - ref).flatten(1).norm(dim=1) / ref.flatten(1).norm(dim=1)).max())
 
 
 @pytest.mark.parametrize('backbone', BACKBONES[:2], ids=['DnCNN', 'FDnCNN'])

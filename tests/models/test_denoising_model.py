@@ -70,3 +70,13 @@ def test_swinir_baseline_is_padded_to_its_window(tmp_path, gray_folder):
     model = build_model(model_options(tmp_path, gray_folder, network=swinir))
     x = torch.rand(1, 1, 45, 37)
     assert model.denoise(x).shape == x.shape
+
+
+def test_validation_computes_ne_defect_on_the_network(tmp_path, gray_folder):
+    opt = model_options(tmp_path, gray_folder)
+    opt['val']['metrics']['ne_defect'] = {'type': 'calculate_ne_defect', 'num_affine': 2}
+    model = build_model(copy.deepcopy(opt))
+    val_opt = opt['datasets']['val']
+    model.validation(build_dataloader(build_dataset(val_opt), val_opt, num_gpu=0, dist=False), 3, None, False)
+    assert 0 <= model.metric_results['ne_defect'] < 1e-5
+    assert model.best_metric_results['toy_sigma25']['ne_defect']['better'] == 'lower'

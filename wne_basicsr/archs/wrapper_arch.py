@@ -49,8 +49,17 @@ def instance_stats(x: Tensor, std_mode: str = 'unbiased') -> tuple[Tensor, Tenso
     return mean.view(-1, 1, 1, 1), std.view(-1, 1, 1, 1)
 
 
+def _divisor(s: Tensor) -> Tensor:
+    """``s`` with zeros replaced by one (constant inputs normalize to z = 0, no eps)."""
+    return torch.where(s > 0, s, torch.ones_like(s))
+
+
 class _NormalizingWrapper(nn.Module):
-    """Shared construction, validation and padded backbone call of the wrappers."""
+    """Shared construction, validation and padded backbone call of the wrappers.
+
+    ``forward`` is ``denormalize(run_backbone(z), x, stats)`` with ``z, stats = normalize(x)``; tiled inference
+    (``wne_basicsr.models.tiling``) runs the same three steps with the backbone tiled over z.
+    """
 
     pads_internally = True  # statistics come from the unpadded input, so nobody may pad it outside
 
@@ -74,6 +83,21 @@ class _NormalizingWrapper(nn.Module):
         padded, h, w = pad_to_multiple(z, self.pad_multiple)
         return self.backbone(padded)[..., :h, :w].float()
 
+    def normalize(self, x: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """The backbone's float32 input z = (x − μ)/s for whole images ``x``, and the statistics (μ, s), in float32."""
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            xf = x.float()
+            mean, std = instance_stats(xf, self.std_mode)
+            return (xf - mean) / _divisor(std), (mean, std)
+
+    def denormalize(self, g: Tensor, x: Tensor, stats: tuple[Tensor, ...]) -> Tensor:
+        """Map the backbone output ``g`` (for all of ``z``) back to the output for ``x``, in ``x``'s dtype."""
+        raise NotImplementedError
+
+    def forward(self, x: Tensor) -> Tensor:
+        z, stats = self.normalize(x)
+        return self.denormalize(self.run_backbone(z), x, stats)
+
     def extra_repr(self) -> str:
         return f'pred_mode={self.pred_mode}, std_mode={self.std_mode}, pad_multiple={self.pad_multiple}'
 
@@ -82,42 +106,35 @@ class _NormalizingWrapper(nn.Module):
 class WNE(_NormalizingWrapper):
     """Exactly normalization-equivariant wrapper: f(x) = s·g((x−μ)/s) + μ (direct) or x − s·g((x−μ)/s) (residual)."""
 
-    def forward(self, x: Tensor) -> Tensor:
+    def denormalize(self, g: Tensor, x: Tensor, stats: tuple[Tensor, ...]) -> Tensor:
+        mean, std = stats
         with torch.autocast(device_type=x.device.type, enabled=False):
             xf = x.float()
-            mean, std = instance_stats(xf, self.std_mode)
-            valid = std > 0
-            z = (xf - mean) / torch.where(valid, std, torch.ones_like(std))
-        g = self.run_backbone(z)
-        with torch.autocast(device_type=x.device.type, enabled=False):
             out = std * g + mean if self.pred_mode == 'direct' else xf - std * g
-            return torch.where(valid, out, xf).to(x.dtype)
+            return torch.where(std > 0, out, xf).to(x.dtype)
 
 
 @ARCH_REGISTRY.register()
 class WNEInput(_NormalizingWrapper):
     """Input-only normalization (the paper's WNE-I ablation): g((x−μ)/s) or x − g((x−μ)/s); G-invariant."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        with torch.autocast(device_type=x.device.type, enabled=False):
-            xf = x.float()
-            mean, std = instance_stats(xf, self.std_mode)
-            z = (xf - mean) / torch.where(std > 0, std, torch.ones_like(std))
-        g = self.run_backbone(z)
-        return (g if self.pred_mode == 'direct' else xf - g).to(x.dtype)
+    def denormalize(self, g: Tensor, x: Tensor, stats: tuple[Tensor, ...]) -> Tensor:
+        return (g if self.pred_mode == 'direct' else x.float() - g).to(x.dtype)
 
 
 @ARCH_REGISTRY.register()
 class ScaleEquivariant(_NormalizingWrapper):
     """Exactly scale-equivariant wrapper with the uncentred RMS s: s·g(x/s) (direct) or x − s·g(x/s) (residual)."""
 
-    def forward(self, x: Tensor) -> Tensor:
+    def normalize(self, x: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
         with torch.autocast(device_type=x.device.type, enabled=False):
             xf = x.float()
             rms = xf.flatten(1).square().mean(dim=1).sqrt().view(-1, 1, 1, 1)
-            valid = rms > 0
-            z = xf / torch.where(valid, rms, torch.ones_like(rms))
-        g = self.run_backbone(z)
+            return xf / _divisor(rms), (rms,)
+
+    def denormalize(self, g: Tensor, x: Tensor, stats: tuple[Tensor, ...]) -> Tensor:
+        (rms,) = stats
         with torch.autocast(device_type=x.device.type, enabled=False):
+            xf = x.float()
             out = rms * g if self.pred_mode == 'direct' else xf - rms * g
-            return torch.where(valid, out, xf).to(x.dtype)
+            return torch.where(rms > 0, out, xf).to(x.dtype)

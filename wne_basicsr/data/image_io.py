@@ -7,8 +7,11 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import torch
 from basicsr.utils import FileClient
 from PIL import Image
+from torch import Tensor
+from torch.utils import data
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 COLORS = ('gray', 'rgb')
@@ -129,3 +132,35 @@ def decode_image(content: bytes, name: str, color: str) -> np.ndarray:
     else:
         img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
     return img.astype(np.float32) / peak
+
+
+class ImageSetDataset(data.Dataset):
+    """Base of the datasets over clean images: options ``dataroot_gt``, ``io_backend``, ``color``, ``max_images``."""
+
+    def __init__(self, opt: dict) -> None:
+        super().__init__()
+        self.opt = opt
+        self.where = f'dataset {opt.get("name", type(self).__name__)}'
+        self.color = opt.get('color', 'gray')
+        if self.color not in COLORS:
+            raise ValueError(f'{self.where}: color must be one of {COLORS}, got {self.color!r}')
+        max_images = opt.get('max_images')
+        if max_images is not None and (isinstance(max_images, bool) or not isinstance(max_images, int)
+                                       or max_images < 1):
+            raise ValueError(f'{self.where}: max_images must be a positive integer or null, got {max_images!r}')
+        self.source = ImageSource(opt.get('dataroot_gt'), opt.get('io_backend'), self.where)
+        self.source.records = self.source.records[:max_images]
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def clean(self, index: int) -> tuple[np.ndarray, str]:
+        """Image ``index`` as float32 H×W×C in [0, 1] and its path."""
+        if not 0 <= index < len(self.source):
+            raise IndexError(f'{self.where}: index {index} out of range for {len(self.source)} images')
+        return self.source.read(index, self.color), self.source.records[index].path
+
+
+def to_tensor(img: np.ndarray) -> Tensor:
+    """H×W×C float array → C×H×W tensor."""
+    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))

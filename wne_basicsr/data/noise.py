@@ -103,6 +103,13 @@ def seeded_generator(*parts: object) -> torch.Generator:
     return torch.Generator().manual_seed(int.from_bytes(digest[:8], 'big') >> 1)
 
 
+def worker_generator(name: str, seed: int | None = None) -> torch.Generator:
+    """A training stream for this process (DataLoader worker or main): from ``seed`` if given, else torch's seed."""
+    info = torch.utils.data.get_worker_info()
+    base = seed if seed is not None else torch.initial_seed()
+    return seeded_generator(name, base, info.id if info is not None else -1)
+
+
 def eval_noisy(clean: Tensor, noise_type: str, sigma: float, stem: str, seed: int = 0, draw: int = 0) -> Tensor:
     """The deterministic noisy copy ``draw`` of an evaluation image (seeded by seed, image stem, σ, draw; §5.1)."""
     generator = seeded_generator(seed, stem, f'{float(sigma):.6f}', draw)

@@ -4,10 +4,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 from basicsr.utils.registry import DATASET_REGISTRY
-from torch.utils import data
 
-from wne_basicsr.data.image_io import COLORS, ImageSource
-from wne_basicsr.data.noise import NoiseSpec, seeded_generator
+from wne_basicsr.data.image_io import ImageSetDataset, to_tensor
+from wne_basicsr.data.noise import NoiseSpec, worker_generator
 
 OBJECTIVES = ('supervised', 'n2n')
 
@@ -20,7 +19,7 @@ def dihedral(img: np.ndarray, k: int) -> np.ndarray:
 
 
 @DATASET_REGISTRY.register()
-class NoisyImageDataset(data.Dataset):
+class NoisyImageDataset(ImageSetDataset):
     """Random ``gt_size`` patches of clean images with on-the-fly noise; returns lq, gt, lq_path, gt_path, sigma.
 
     Options: dataroot_gt (folder, .lmdb, or a list), io_backend, gt_size, use_hflip, use_rot, noise ({type, sigma} or
@@ -28,12 +27,8 @@ class NoisyImageDataset(data.Dataset):
     """
 
     def __init__(self, opt: dict) -> None:
-        super().__init__()
-        self.opt = opt
-        where = f'dataset {opt.get("name", type(self).__name__)}'
-        self.color = opt.get('color', 'gray')
-        if self.color not in COLORS:
-            raise ValueError(f'{where}: color must be one of {COLORS}, got {self.color!r}')
+        super().__init__(opt)
+        where = self.where
         self.objective = opt.get('objective', 'supervised')
         if self.objective not in OBJECTIVES:
             raise ValueError(f'{where}: objective must be one of {OBJECTIVES}, got {self.objective!r}')
@@ -43,29 +38,21 @@ class NoisyImageDataset(data.Dataset):
             raise ValueError(f'{where}: gt_size must be a positive integer (the patch size), got {self.gt_size!r}')
         self.use_hflip = opt.get('use_hflip', True)
         self.use_rot = opt.get('use_rot', True)
-        self.source = ImageSource(opt.get('dataroot_gt'), opt.get('io_backend'), where)
         for record in self.source.records:
             if min(record.size) < self.gt_size:
                 raise ValueError(f'{where}: {record.path} is {record.size[0]}×{record.size[1]}, '
                                  f'smaller than gt_size={self.gt_size}')
         self._generator: torch.Generator | None = None
 
-    def __len__(self) -> int:
-        return len(self.source)
-
     def generator(self) -> torch.Generator:
-        """This process's random stream: from ``seed`` if given, else from torch's seed (set by manual_seed)."""
+        """This process's random stream: from option ``seed`` if given, else from torch's seed (set by manual_seed)."""
         if self._generator is None:
-            info = data.get_worker_info()
-            worker = info.id if info is not None else -1
-            seed = self.opt.get('seed')
-            base = seed if seed is not None else torch.initial_seed()
-            self._generator = seeded_generator('NoisyImageDataset', base, worker)
+            self._generator = worker_generator('NoisyImageDataset', self.opt.get('seed'))
         return self._generator
 
     def __getitem__(self, index: int) -> dict:
         gen = self.generator()
-        img = self.source.read(index, self.color)
+        img, path = self.clean(index)
         h, w = img.shape[:2]
         p = self.gt_size
         top = int(torch.randint(0, h - p + 1, (1,), generator=gen))
@@ -76,11 +63,10 @@ class NoisyImageDataset(data.Dataset):
             k -= k % 2
         if not self.use_rot:
             k %= 2
-        clean = torch.from_numpy(np.ascontiguousarray(dihedral(patch, k).transpose(2, 0, 1)))
+        clean = to_tensor(dihedral(patch, k))
         sigma = self.noise.sample_sigma(1, gen)[0]
         lq = self.noise.add(clean, sigma, gen)
         target = self.noise.add(clean, sigma, gen) if self.objective == 'n2n' else clean
-        path = self.source.records[index].path
         out = {'lq': lq, 'gt': target, 'lq_path': path, 'gt_path': path, 'sigma': sigma}
         if self.objective == 'n2n':
             out['clean'] = clean

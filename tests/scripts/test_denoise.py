@@ -1,0 +1,108 @@
+"""scripts/denoise.py: gray and colour, 8- and 16-bit PNG out matching the input, tiling, clear errors."""
+import importlib.util
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import yaml
+
+import wne_basicsr  # noqa: F401
+
+# isort: split
+from basicsr.archs import build_network
+
+from wne_basicsr.data.image_io import decode_image
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location('denoise_cli', osp.join(REPO, 'scripts', 'denoise.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def trained_files(tmp_path, channels: int) -> tuple[str, str, torch.nn.Module]:
+    """An options file and a checkpoint of a small WNE(DnCNN) with ``channels`` input channels; the network."""
+    torch.manual_seed(channels)
+    network = {'type': 'WNE', 'backbone': {'type': 'DnCNN', 'num_in_ch': channels, 'num_feat': 8, 'num_layers': 4}}
+    net = build_network(dict(network)).eval()
+    checkpoint = tmp_path / f'net_{channels}.pth'
+    torch.save({'params': net.state_dict()}, checkpoint)
+    opt = tmp_path / f'train_{channels}.yml'
+    opt.write_text(yaml.safe_dump({'name': 'x', 'network_g': network, 'path': {'pretrain_network_g': None}}))
+    return str(opt), str(checkpoint), net
+
+
+def noisy(shape, peak: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    clean = cv2.GaussianBlur(rng.uniform(0.2, 0.8, shape).astype(np.float32), (7, 7), 2)
+    dtype = np.uint16 if peak == 65535 else np.uint8
+    return np.clip((clean + rng.normal(0, 0.1, shape)) * peak, 0, peak).round().astype(dtype)
+
+
+def expected(net, path: str, color: str) -> np.ndarray:
+    """The network's output for an image file, H×W×C in [0, 1] (RGB order)."""
+    x = torch.from_numpy(decode_image(open(path, 'rb').read(), path, color).transpose(2, 0, 1))[None]
+    with torch.no_grad():
+        return net(x)[0].clamp(0, 1).numpy().transpose(1, 2, 0)
+
+
+def test_gray_8_and_16_bit_from_the_repo_root(tmp_path):
+    opt, checkpoint, net = trained_files(tmp_path, 1)
+    (tmp_path / 'in' / 'sub').mkdir(parents=True)
+    cv2.imwrite(str(tmp_path / 'in' / 'a.png'), noisy((37, 50), 255, 0))
+    cv2.imwrite(str(tmp_path / 'in' / 'sub' / 'b.png'), noisy((41, 29), 65535, 1))
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+    cmd = [sys.executable, 'scripts/denoise.py', '--opt', opt, '--checkpoint', checkpoint,
+           '--input', str(tmp_path / 'in'), '--output', str(tmp_path / 'out'), '--device', 'cpu']
+    result = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert '2/2' in result.stderr  # tqdm progress
+    a = cv2.imread(str(tmp_path / 'out' / 'a.png'), cv2.IMREAD_UNCHANGED)
+    b = cv2.imread(str(tmp_path / 'out' / 'sub' / 'b.png'), cv2.IMREAD_UNCHANGED)
+    assert a.dtype == np.uint8 and a.shape == (37, 50)
+    assert b.dtype == np.uint16 and b.shape == (41, 29)
+    assert np.abs(b / 65535 - expected(net, str(tmp_path / 'in' / 'sub' / 'b.png'), 'gray')[..., 0]).max() < 1e-4
+    assert np.abs(a / 255 - expected(net, str(tmp_path / 'in' / 'a.png'), 'gray')[..., 0]).max() <= 0.5 / 255 + 1e-6
+
+
+def test_colour_16_bit_png_and_jpeg_tiled(tmp_path):
+    opt, checkpoint, net = trained_files(tmp_path, 3)
+    cv2.imwrite(str(tmp_path / 'c.png'), noisy((45, 60, 3), 65535, 2))
+    cv2.imwrite(str(tmp_path / 'd.jpg'), noisy((30, 33, 3), 255, 3))
+    script = load_script()
+    for name in ('c.png', 'd.jpg'):
+        script.main(['--opt', opt, '--checkpoint', checkpoint, '--input', str(tmp_path / name),
+                     '--output', str(tmp_path / 'out'), '--tile', '24', '--overlap', '12', '--device', 'cpu'])
+    c = cv2.imread(str(tmp_path / 'out' / 'c.png'), cv2.IMREAD_UNCHANGED)
+    d = cv2.imread(str(tmp_path / 'out' / 'd.png'), cv2.IMREAD_UNCHANGED)
+    assert c.dtype == np.uint16 and c.shape == (45, 60, 3)
+    assert d.dtype == np.uint8 and d.shape == (30, 33, 3)
+    rgb = cv2.cvtColor(c, cv2.COLOR_BGR2RGB) / 65535  # tiles of 24 with overlap 12 cover the 4-layer receptive field
+    assert np.abs(rgb - expected(net, str(tmp_path / 'c.png'), 'rgb')).max() < 1e-4
+
+
+@pytest.mark.parametrize('case, message', [
+    ('missing checkpoint', 'path.pretrain_network_g: .*missing.pth: no such checkpoint file'),
+    ('wrong channels', 'shapes differ'),
+    ('no input', '--input .*nothing: no such file or folder'),
+    ('corrupt image', r'bad\.png: cannot decode the image'),
+])
+def test_bad_input_exits_with_a_one_line_error(tmp_path, case, message):
+    opt, checkpoint, _ = trained_files(tmp_path, 1)
+    _, colour_checkpoint, _ = trained_files(tmp_path, 3)
+    cv2.imwrite(str(tmp_path / 'ok.png'), noisy((20, 20), 255, 4))
+    (tmp_path / 'bad.png').write_bytes((tmp_path / 'ok.png').read_bytes()[:60])
+    args = {'missing checkpoint': (str(tmp_path / 'missing.pth'), 'ok.png'),
+            'wrong channels': (colour_checkpoint, 'ok.png'), 'no input': (checkpoint, 'nothing'),
+            'corrupt image': (checkpoint, 'bad.png')}[case]
+    with pytest.raises(SystemExit, match=f'denoise.py: error: .*{message}'):
+        load_script().main(['--opt', opt, '--checkpoint', args[0], '--input', str(tmp_path / args[1]),
+                            '--output', str(tmp_path / 'out'), '--device', 'cpu'])

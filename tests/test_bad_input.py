@@ -1,0 +1,108 @@
+"""Bad input gets a clear error naming the file or option: NaN/Inf images, wrong or missing checkpoints, unregistered
+types, wrong-typed options, truncated validation images."""
+import sys
+
+import pytest
+import torch
+import yaml
+
+import wne_basicsr  # noqa: F401
+
+# isort: split
+import basicsr.train
+from basicsr.archs import build_network
+from basicsr.data import build_dataloader, build_dataset
+from basicsr.models import build_model
+from basicsr.utils.registry import Registry
+
+from wne_basicsr import train
+from wne_basicsr.registry_errors import UnregisteredTypeError, explain_unregistered_types
+
+
+def model_options(network: dict | None = None, checkpoint: str | None = None) -> dict:
+    return {'name': 'bad', 'model_type': 'DenoisingModel', 'scale': 1, 'num_gpu': 0, 'is_train': False,
+            'dist': False, 'rank': 0, 'world_size': 1, 'datasets': {},
+            'network_g': network or {'type': 'WNE', 'backbone': {'type': 'DnCNN', 'num_feat': 8, 'num_layers': 3}},
+            'path': {'pretrain_network_g': checkpoint, 'strict_load_g': True}}
+
+
+@pytest.mark.parametrize('bad', [float('nan'), float('inf')])
+def test_nan_or_inf_input_names_the_image(bad):
+    model = build_model(model_options())
+    lq = torch.rand(2, 1, 8, 8)
+    lq[1, 0, 3, 3] = bad
+    with pytest.raises(ValueError, match=r'^b\.png: the lq image holds 1 NaN/Inf value'):
+        model.feed_data({'lq': lq, 'lq_path': ['a.png', 'b.png']})
+    with pytest.raises(ValueError, match=r'batch item\(s\) \[1\]: the input image holds 1 NaN/Inf'):
+        model.denoise(lq)
+
+
+@pytest.mark.parametrize('saved, message', [
+    ({'type': 'DnCNN', 'num_in_ch': 3, 'num_feat': 8, 'num_layers': 3},
+     r'shapes differ \(3\): first_layer.weight: checkpoint \(8, 3, 3, 3\) vs network \(8, 1, 3, 3\)'),
+    ({'type': 'FDnCNN', 'num_feat': 8, 'num_layers': 3}, r'missing from the checkpoint .*unexpected in the checkpoint'),
+])
+def test_checkpoint_of_another_arch_or_channel_count_says_what_differs(tmp_path, saved, message):
+    path = tmp_path / 'other.pth'
+    torch.save({'params': build_network(dict(saved)).state_dict()}, path)
+    network = {'type': 'DnCNN', 'num_feat': 8, 'num_layers': 3}
+    with pytest.raises(ValueError, match=rf'path.pretrain_network_g: .*other.pth: the checkpoint does not fit '
+                                         rf'network_g \(type DnCNN\): .*{message}'):
+        build_model(model_options(network, str(path)))
+
+
+def test_missing_checkpoint_names_the_option_and_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r'path.pretrain_network_g: .*nowhere.pth: no such checkpoint file'):
+        build_model(model_options(checkpoint=str(tmp_path / 'nowhere.pth')))
+
+
+def test_unregistered_type_lists_close_names(monkeypatch):
+    monkeypatch.setattr(Registry, 'get', Registry.get)  # undo the patch after the test
+    explain_unregistered_types()
+    explain_unregistered_types()  # idempotent
+    with pytest.raises(UnregisteredTypeError, match=r"type: 'dncnn' is not registered in .* arch registry; did you "
+                                                    r'mean DnCNN, FDnCNN'):
+        build_network({'type': 'WNE', 'backbone': {'type': 'dncnn'}})
+    with pytest.raises(KeyError, match="'DenoisingModle' .* model registry; did you mean DenoisingModel"):
+        build_model({**model_options(), 'model_type': 'DenoisingModle'})
+    assert build_network({'type': 'DnCNN', 'num_layers': 2}).__class__.__name__ == 'DnCNN'  # known names still work
+
+
+@pytest.mark.parametrize('where, value, message', [
+    (('train', 'optim_g', 'lr'), '2e-4', r'option train.optim_g.lr must be a number, got .2e-4. \(str\).*!!float'),
+    (('datasets', 'train', 'batch_size_per_gpu'), 'two', r'option datasets.train.batch_size_per_gpu must be an int'),
+    (('train', 'total_iter'), 'abc', r'option train.total_iter must be a number'),
+    (('val', 'val_freq'), '500', r'option val.val_freq must be a number'),
+    (('logger', 'print_freq'), 0, r'option logger.print_freq must be at least 1'),
+    (('train', 'total_iter'), None, r'option train.total_iter is required'),
+])
+def test_wrong_typed_training_option_is_named(tmp_path, monkeypatch, where, value, message):
+    opt = {'name': 'bad', 'model_type': 'DenoisingModel', 'scale': 1, 'num_gpu': 0,
+           'datasets': {'train': {'name': 't', 'type': 'NoisyImageDataset', 'batch_size_per_gpu': 2}},
+           'network_g': {'type': 'DnCNN'}, 'path': {},
+           'train': {'optim_g': {'type': 'Adam', 'lr': 1e-3}, 'total_iter': 10},
+           'val': {'val_freq': 5}, 'logger': {'print_freq': 1, 'save_checkpoint_freq': 5}}
+    node = opt
+    for key in where[:-1]:
+        node = node[key]
+    node[where[-1]] = value
+    (tmp_path / 'bad.yml').write_text(yaml.safe_dump(opt))
+    monkeypatch.setattr(basicsr.train, 'parse_options', basicsr.train.parse_options)  # main() replaces it
+    monkeypatch.setattr(sys, 'argv', ['train.py', '-opt', str(tmp_path / 'bad.yml')])
+    monkeypatch.setenv('WNE_BASICSR_ROOT', str(tmp_path))
+    with pytest.raises(ValueError, match=message):
+        train.main()  # the entry point stops right after parsing, before any dataset, model or folder
+    assert not (tmp_path / 'experiments').exists()
+
+
+def test_truncated_image_in_a_val_set_is_named_by_the_loader(tmp_path, make_images):
+    paths = make_images(tmp_path / 'val', 3, (24, 24))
+    with open(paths[1], 'rb') as f:
+        content = f.read()
+    with open(paths[1], 'wb') as f:
+        f.write(content[:len(content) // 2])
+    val_opt = {'name': 'val', 'type': 'NoisyEvalDataset', 'phase': 'val', 'dataroot_gt': str(tmp_path / 'val'),
+               'noise': {'type': 'gaussian', 'sigma': 25}}
+    loader = build_dataloader(build_dataset(val_opt), val_opt, num_gpu=0, dist=False)
+    with pytest.raises(ValueError, match=r'img001\.png: cannot decode the image \(corrupt or truncated file\?\)'):
+        list(loader)

@@ -1,0 +1,97 @@
+"""Real noisy/clean pairs (SIDD blocks, METHOD.md §4.3): BasicSR's pair matching, checked decoding, seeded crops."""
+from __future__ import annotations
+
+import os.path as osp
+
+import numpy as np
+import torch
+from basicsr.data.paired_image_dataset import PairedImageDataset
+from basicsr.utils import FileClient
+from basicsr.utils.registry import DATASET_REGISTRY
+
+from wne_basicsr.data.image_io import COLORS, decode_image
+from wne_basicsr.data.noise import worker_generator
+
+
+@DATASET_REGISTRY.register()
+class PairedNoisyDataset(PairedImageDataset):
+    """Noisy (``dataroot_lq``) and clean (``dataroot_gt``) images with matching names; returns lq, gt, lq_path, gt_path.
+
+    Pairing is BasicSR's (folders with ``filename_tmpl``, ``meta_info_file`` or LMDBs with equal keys), sorted by name.
+    Unlike PairedImageDataset it decodes with the package's checks (corrupt files named, 16-bit scaled, transparency
+    refused), offers ``color`` rgb (default) or gray, and in phase train takes a ``gt_size`` crop with h/v flips
+    (p 0.5 each) and rot90 k ∈ {0..3} from a torch generator (``seed`` option, else torch's seed), as METHOD.md §4.3.
+    """
+
+    def __init__(self, opt: dict) -> None:
+        where = f'dataset {opt.get("name", type(self).__name__)}'
+        opt = {'scale': 1, 'filename_tmpl': '{}', 'use_hflip': True, 'use_rot': True, **opt,
+               'io_backend': dict(opt.get('io_backend') or {'type': 'disk'})}  # BasicSR edits io_backend in place
+        if opt['scale'] != 1:
+            raise ValueError(f'{where}: scale must be 1 for denoising pairs, got {opt["scale"]!r}')
+        self.color = opt.get('color', 'rgb')
+        if self.color not in COLORS:
+            raise ValueError(f'{where}: color must be one of {COLORS}, got {self.color!r}')
+        self.train = opt.get('phase') == 'train'
+        if self.train and (not isinstance(opt.get('gt_size'), int) or opt['gt_size'] < 1):
+            raise ValueError(f'{where}: gt_size must be a positive integer (patch size), got {opt.get("gt_size")!r}')
+        lmdb = opt['io_backend'].get('type') == 'lmdb'
+        for key in ('dataroot_lq', 'dataroot_gt'):
+            root = opt.get(key)
+            if not root or not osp.isdir(root):
+                raise FileNotFoundError(f'{where}: {key} {root!r} is not a folder (noisy: lq, clean: gt)')
+            if lmdb and not osp.isfile(osp.join(root, 'meta_info.txt')):
+                raise ValueError(f'{root}: LMDB has no meta_info.txt (make it with scripts/create_lmdb.py)')
+        super().__init__(opt)
+        self.paths.sort(key=lambda pair: pair['gt_path'])
+        if not self.paths:
+            raise ValueError(f'{where}: no image pairs in {self.lq_folder} and {self.gt_folder}')
+        self._generator: torch.Generator | None = None
+
+    def generator(self) -> torch.Generator:
+        """This process's random stream: from option ``seed`` if given, else from torch's seed (set by manual_seed)."""
+        if self._generator is None:
+            self._generator = worker_generator(type(self).__name__, self.opt.get('seed'))
+        return self._generator
+
+    def _read(self, path: str, client_key: str, root: str) -> np.ndarray:
+        content = self.file_client.get(path, client_key)
+        name = path if self.io_backend_opt['type'] != 'lmdb' else f'{root}/{path}.png'
+        if content is None:
+            raise KeyError(f'{name}: key {path!r} not found in the LMDB')
+        return decode_image(content, name, self.color)
+
+    def _crop_and_augment(self, lq: np.ndarray, gt: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+        gen, p = self.generator(), self.opt['gt_size']
+        h, w = gt.shape[:2]
+        if h < p or w < p:
+            raise ValueError(f'{name} is {h}×{w}, smaller than gt_size={p}')
+        top = int(torch.randint(0, h - p + 1, (1,), generator=gen))
+        left = int(torch.randint(0, w - p + 1, (1,), generator=gen))
+        hflip, vflip = (torch.rand(2, generator=gen) < 0.5).tolist()
+        k = int(torch.randint(0, 4, (1,), generator=gen))
+
+        def transform(img: np.ndarray) -> np.ndarray:
+            img = img[top:top + p, left:left + p]
+            if self.opt['use_hflip'] and hflip:
+                img = img[:, ::-1]
+            if self.opt['use_rot']:
+                img = np.rot90(img[::-1] if vflip else img, k, axes=(0, 1))
+            return img
+
+        return transform(lq), transform(gt)
+
+    def __getitem__(self, index: int) -> dict:
+        if self.file_client is None:
+            backend = dict(self.io_backend_opt)
+            self.file_client = FileClient(backend.pop('type'), **backend)
+        lq_path, gt_path = self.paths[index]['lq_path'], self.paths[index]['gt_path']
+        lq = self._read(lq_path, 'lq', self.lq_folder)
+        gt = self._read(gt_path, 'gt', self.gt_folder)
+        if lq.shape != gt.shape:
+            raise ValueError(f'{lq_path} ({lq.shape[0]}×{lq.shape[1]}) and {gt_path} ({gt.shape[0]}×{gt.shape[1]}) '
+                             'differ in size; noisy and clean images must match')
+        if self.train:
+            lq, gt = self._crop_and_augment(lq, gt, gt_path)
+        lq, gt = (torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1))) for x in (lq, gt))
+        return {'lq': lq, 'gt': gt, 'lq_path': lq_path, 'gt_path': gt_path}

@@ -1,0 +1,1 @@
+"""Evaluation protocols: noise-mismatch sweeps, their plots and the normalized-coordinate analysis."""

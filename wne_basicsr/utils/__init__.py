@@ -1,0 +1,1 @@
+"""Utilities that are neither registered components nor entry points (e.g. reference-checkpoint conversion)."""
