@@ -26,7 +26,7 @@ import torch  # noqa: E402
 import wne_basicsr  # noqa: E402,F401  (compat patches + registration, before anything from basicsr)
 from wne_basicsr.data.noise import NOISE_TYPES  # noqa: E402
 from wne_basicsr.evaluation.mismatch import SweepConfig, read_yaml, run_sweep, write_csv  # noqa: E402
-from wne_basicsr.evaluation.plots import write_mismatch_plots  # noqa: E402
+from wne_basicsr.evaluation.plots import plot_stems, write_mismatch_plots  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -77,6 +77,14 @@ def sweep_options(args: argparse.Namespace) -> dict:
     return opt
 
 
+def read_text(path: str) -> str | None:
+    """A file's text, or None when it does not exist."""
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        return f.read()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the sweep, write the CSV and the plots, and print where they are."""
     args = parse_args(argv)
@@ -85,10 +93,17 @@ def main(argv: list[str] | None = None) -> None:
     config = SweepConfig.from_opt(sweep_options(args))
     start = time.perf_counter()
     rows = run_sweep(config, progress=not args.quiet)
-    csv_path = write_csv(rows, osp.join(config.result_folder, 'mismatch.csv'))
-    figures = write_mismatch_plots(rows, config.result_folder)
+    csv_path = osp.join(config.result_folder, 'mismatch.csv')
+    previous = read_text(csv_path)
+    write_csv(rows, csv_path)
+    stems = plot_stems(rows)
+    plotted = [osp.join(config.result_folder, f'{stem}.{ext}') for stem in stems for ext in ('png', 'pdf')]
+    if previous == read_text(csv_path) and all(osp.isfile(p) for p in plotted):
+        print('  the CSV is unchanged and its plots exist: not redrawn')
+    else:
+        write_mismatch_plots(rows, config.result_folder)
     print(f'{len(rows)} points in {time.perf_counter() - start:.1f} s → {csv_path}')
-    for stem in figures:
+    for stem in stems:
         print(f'  {osp.join(config.result_folder, stem)}.png / .pdf')
     for row in rows:
         if row['is_train_sigma']:

@@ -107,11 +107,17 @@ def save_figure(figure: Figure, stem: str) -> list[str]:
     return paths
 
 
+def plot_stems(rows: list[dict]) -> list[str]:
+    """File stems of the sweep figures for ``rows``: the NE-defect figure only when it was measured."""
+    stems = ['psnr_vs_input', 'ssim_vs_sigma']
+    return stems + ['ne_defect_vs_sigma'] if any(math.isfinite(r['ne_defect']) for r in rows) else stems
+
+
 def write_mismatch_plots(rows: list[dict], folder: str) -> dict[str, Figure]:
     """The three sweep figures saved under ``folder`` (NE defect only when measured); returned by file stem."""
-    figures = {'psnr_vs_input': psnr_vs_input_figure(rows), 'ssim_vs_sigma': ssim_vs_sigma_figure(rows)}
-    if any(math.isfinite(r['ne_defect']) for r in rows):
-        figures['ne_defect_vs_sigma'] = ne_defect_vs_sigma_figure(rows)
+    makers = {'psnr_vs_input': psnr_vs_input_figure, 'ssim_vs_sigma': ssim_vs_sigma_figure,
+              'ne_defect_vs_sigma': ne_defect_vs_sigma_figure}
+    figures = {stem: makers[stem](rows) for stem in plot_stems(rows)}
     for stem, figure in figures.items():
         save_figure(figure, osp.join(folder, stem))
     return figures
