@@ -27,6 +27,7 @@ setup(
         'numpy',
         'scipy',
         'scikit-image',
+        'imageio',
         'Pillow',
         'requests',
     ],

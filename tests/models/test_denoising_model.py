@@ -80,3 +80,13 @@ def test_validation_computes_ne_defect_on_the_network(tmp_path, gray_folder):
     model.validation(build_dataloader(build_dataset(val_opt), val_opt, num_gpu=0, dist=False), 3, None, False)
     assert 0 <= model.metric_results['ne_defect'] < 1e-5
     assert model.best_metric_results['toy_sigma25']['ne_defect']['better'] == 'lower'
+
+
+def test_default_colors_follow_the_dataset_class(tmp_path, gray_folder):
+    opt = model_options(tmp_path, gray_folder)
+    opt['datasets']['val'] = {'name': 'clean', 'type': 'CleanImageDataset', 'dataroot_gt': gray_folder}
+    build_model(copy.deepcopy(opt))  # CleanImageDataset is gray by default: fits a 1-channel network
+    opt['datasets']['val'] = {'name': 'pairs', 'type': 'PairedNoisyDataset', 'dataroot_gt': gray_folder,
+                              'dataroot_lq': gray_folder}
+    with pytest.raises(ValueError, match=r"color='rgb'"):
+        build_model(copy.deepcopy(opt))

@@ -137,11 +137,13 @@ def decode_image(content: bytes, name: str, color: str) -> np.ndarray:
 class ImageSetDataset(data.Dataset):
     """Base of the datasets over clean images: options ``dataroot_gt``, ``io_backend``, ``color``, ``max_images``."""
 
+    default_color = 'gray'
+
     def __init__(self, opt: dict) -> None:
         super().__init__()
         self.opt = opt
         self.where = f'dataset {opt.get("name", type(self).__name__)}'
-        self.color = opt.get('color', 'gray')
+        self.color = opt.get('color', self.default_color)
         if self.color not in COLORS:
             raise ValueError(f'{self.where}: color must be one of {COLORS}, got {self.color!r}')
         max_images = opt.get('max_images')

@@ -23,13 +23,15 @@ class PairedNoisyDataset(PairedImageDataset):
     (p 0.5 each) and rot90 k ∈ {0..3} from a torch generator (``seed`` option, else torch's seed), as METHOD.md §4.3.
     """
 
+    default_color = 'rgb'
+
     def __init__(self, opt: dict) -> None:
         where = f'dataset {opt.get("name", type(self).__name__)}'
         opt = {'scale': 1, 'filename_tmpl': '{}', 'use_hflip': True, 'use_rot': True, **opt,
                'io_backend': dict(opt.get('io_backend') or {'type': 'disk'})}  # BasicSR edits io_backend in place
         if opt['scale'] != 1:
             raise ValueError(f'{where}: scale must be 1 for denoising pairs, got {opt["scale"]!r}')
-        self.color = opt.get('color', 'rgb')
+        self.color = opt.get('color', self.default_color)
         if self.color not in COLORS:
             raise ValueError(f'{where}: color must be one of {COLORS}, got {self.color!r}')
         self.train = opt.get('phase') == 'train'

@@ -13,7 +13,7 @@ from basicsr.metrics import calculate_metric
 from basicsr.models.sr_model import SRModel
 from basicsr.utils import get_root_logger, imwrite, tensor2img
 from basicsr.utils.dist_util import master_only
-from basicsr.utils.registry import METRIC_REGISTRY, MODEL_REGISTRY
+from basicsr.utils.registry import DATASET_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
 from torch import Tensor, nn
 from torch.nn.parallel import DataParallel, DistributedDataParallel
 from tqdm import tqdm
@@ -22,7 +22,6 @@ from wne_basicsr.models.tiling import TileSpec, run_network
 
 COLOR_CHANNELS = {'gray': 1, 'rgb': 3, 'y': 1}  # ours, plus BasicSR's `color: y` of PairedImageDataset
 PARTIAL_SUFFIX = '.partial'  # temporary checkpoint files: never matched as *.state or *.pth
-OWN_DATASETS = ('NoisyImageDataset', 'NoisyEvalDataset')  # these default to gray; BasicSR's paired sets to rgb
 
 
 def input_channels(net: nn.Module) -> int | None:
@@ -46,7 +45,10 @@ class DenoisingModel(SRModel):
         """Fail early when a dataset's ``color`` does not match the network's input channels."""
         channels = input_channels(self.get_bare_model(self.net_g))
         for name, dataset_opt in (self.opt.get('datasets') or {}).items():
-            color = dataset_opt.get('color') or ('gray' if dataset_opt.get('type') in OWN_DATASETS else 'rgb')
+            # our datasets say their default color; BasicSR's (PairedImageDataset, ...) decode 3-channel images
+            kind = dataset_opt.get('type')
+            default = getattr(DATASET_REGISTRY.get(kind) if kind in DATASET_REGISTRY else None, 'default_color', 'rgb')
+            color = dataset_opt.get('color') or default
             if channels is not None and COLOR_CHANNELS.get(color, channels) != channels:
                 raise ValueError(f'datasets.{name}: color={color!r} gives {COLOR_CHANNELS[color]}-channel images, but '
                                  f'network_g ({self.opt["network_g"]["type"]}) takes {channels} channel(s); set the '
