@@ -8,8 +8,8 @@ import torch
 from basicsr.utils.registry import METRIC_REGISTRY
 from torch import Tensor, nn
 
-from wne_basicsr.archs.wrapper_arch import pad_to_multiple, window_multiple
 from wne_basicsr.data.noise import seeded_generator
+from wne_basicsr.models.tiling import padded_forward
 
 
 @contextmanager
@@ -38,8 +38,7 @@ def eval_mode(net: nn.Module) -> Iterator[nn.Module]:
 def whole_image_forward(net: nn.Module, x: Tensor) -> Tensor:
     """``net`` on whole images without gradients, reflect-padded to its window multiple and cropped back (§1.5)."""
     with torch.no_grad():
-        padded, h, w = pad_to_multiple(x, window_multiple(net))
-        return net(padded)[..., :h, :w]
+        return padded_forward(net, x)
 
 
 def ne_defect(net: nn.Module, x: Tensor, num_affine: int = 8, a_range: Sequence[float] = (0.5, 1.5),
