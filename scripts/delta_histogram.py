@@ -23,16 +23,15 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import wne_basicsr  # noqa: E402,F401  (compat patches + registration, before anything from basicsr)
-from wne_basicsr.data.image_io import ImageSource  # noqa: E402
 from wne_basicsr.data.noise import NOISE_TYPES, seeded_generator, unit_noise  # noqa: E402
 from wne_basicsr.evaluation.analysis import (  # noqa: E402
-    build_patch_pool,
     coverage_table,
     delta,
     delta_windows,
     draw_patches,
+    patch_pool_from_options,
 )
-from wne_basicsr.evaluation.mismatch import read_yaml  # noqa: E402
+from wne_basicsr.evaluation.mismatch import merge_options  # noqa: E402
 from wne_basicsr.evaluation.plots import delta_histogram_figure, save_figure  # noqa: E402
 
 DEFAULTS = {'dataroot_gt': ['datasets/Train400'], 'color': 'gray', 'patch_size': 70, 'sigmas': [10, 20, 30, 40, 50],
@@ -56,12 +55,11 @@ def parse_args(argv: list[str] | None = None) -> dict:
     parser.add_argument('--threads', type=int, help='CPU threads for torch')
     args = vars(parser.parse_args(argv))
     path = args.pop('opt')
-    opt = {**DEFAULTS, **(read_yaml(path) if path else {})}
-    unknown = set(opt) - set(DEFAULTS)
-    if unknown:
-        parser.error(f'unknown options {sorted(unknown)}; expected {sorted(DEFAULTS)}')
     threads = args.pop('threads')
-    opt.update({key: value for key, value in args.items() if value is not None})
+    try:
+        opt = merge_options(DEFAULTS, path, args)
+    except ValueError as err:
+        parser.error(str(err))
     if threads:
         torch.set_num_threads(threads)
     return opt
@@ -69,10 +67,7 @@ def parse_args(argv: list[str] | None = None) -> dict:
 
 def sample_deltas(opt: dict) -> dict[float, np.ndarray]:
     """Δ samples per σ, from a seeded patch pool with seeded patch and noise draws."""
-    roots = opt['dataroot_gt'] if isinstance(opt['dataroot_gt'], list) else [opt['dataroot_gt']]
-    source = ImageSource(roots, None, 'delta_histogram')
-    pool = build_patch_pool(source, opt['color'], int(opt['patch_size']), int(opt['per_image']),
-                            seeded_generator(opt['seed'], 'pool'), opt['max_images'])
+    pool = patch_pool_from_options(opt, 'delta_histogram')
     deltas = {}
     for sigma in (float(s) for s in opt['sigmas']):
         generator = seeded_generator(opt['seed'], 'delta', f'{sigma:.6f}')

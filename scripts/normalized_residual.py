@@ -26,19 +26,18 @@ import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 import wne_basicsr  # noqa: E402,F401  (compat patches + registration, before anything from basicsr)
-from wne_basicsr.data.image_io import ImageSource  # noqa: E402
 from wne_basicsr.data.noise import NOISE_TYPES, seeded_generator, unit_noise  # noqa: E402
 from wne_basicsr.evaluation.analysis import (  # noqa: E402
     binned_q,
-    build_patch_pool,
     collapse_score,
     delta,
     delta_windows,
     draw_patches,
+    patch_pool_from_options,
     q_score,
     snr,
 )
-from wne_basicsr.evaluation.mismatch import ModelSpec, load_network, read_yaml, resolve_device  # noqa: E402
+from wne_basicsr.evaluation.mismatch import ModelSpec, load_network, merge_options, resolve_device  # noqa: E402
 from wne_basicsr.evaluation.plots import q_vs_delta_figure, save_figure  # noqa: E402
 from wne_basicsr.metrics.ne_defect import eval_mode, whole_image_forward  # noqa: E402
 
@@ -69,15 +68,14 @@ def parse_args(argv: list[str] | None = None) -> dict:
     parser.add_argument('--threads', type=int, help='CPU threads for torch')
     args = vars(parser.parse_args(argv))
     path = args.pop('opt')
-    opt = {**DEFAULTS, **(read_yaml(path) if path else {})}
-    unknown = set(opt) - set(DEFAULTS)
-    if unknown:
-        parser.error(f'unknown options {sorted(unknown)}; expected {sorted(DEFAULTS)}')
-    opt['models'] = {**(opt.get('models') or {}),
-                     **{label: {'options': options, 'checkpoint': checkpoint}
-                        for label, options, checkpoint in args.pop('model')}}
+    added = args.pop('model')
     threads = args.pop('threads')
-    opt.update({key: value for key, value in args.items() if value is not None})
+    try:
+        opt = merge_options(DEFAULTS, path, args)
+    except ValueError as err:
+        parser.error(str(err))
+    opt['models'] = {**(opt.get('models') or {}),
+                     **{label: {'options': options, 'checkpoint': checkpoint} for label, options, checkpoint in added}}
     if threads:
         torch.set_num_threads(threads)
     if not opt['models']:
@@ -97,9 +95,7 @@ def patch_batches(opt: dict, pool: torch.Tensor, sigma: float) -> list[tuple[tor
 
 def measure(opt: dict) -> dict[str, dict[float, dict[str, np.ndarray]]]:
     """Δ, Q and SNR per patch, by model and σ."""
-    roots = opt['dataroot_gt'] if isinstance(opt['dataroot_gt'], list) else [opt['dataroot_gt']]
-    pool = build_patch_pool(ImageSource(roots, None, 'normalized_residual'), opt['color'], int(opt['patch_size']),
-                            int(opt['per_image']), seeded_generator(opt['seed'], 'pool'), opt['max_images'])
+    pool = patch_pool_from_options(opt, 'normalized_residual')
     device = resolve_device(str(opt['device']))
     sigmas = [float(s) for s in opt['sigmas']]
     results: dict[str, dict[float, dict[str, np.ndarray]]] = {}

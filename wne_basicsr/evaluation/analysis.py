@@ -12,9 +12,16 @@ import torch
 from torch import Tensor
 
 from wne_basicsr.data.image_io import ImageSource
+from wne_basicsr.data.noise import seeded_generator
 
 STD_FLOOR = 1e-6
 SQUARED_ERROR_FLOOR = 1e-6
+
+
+def patch_pool_from_options(opt: dict, where: str) -> Tensor:
+    """The seeded patch pool of an analysis options dict (dataroot_gt, color, patch_size, per_image, max_images)."""
+    return build_patch_pool(ImageSource(opt['dataroot_gt'], None, where), opt['color'], int(opt['patch_size']),
+                            int(opt['per_image']), seeded_generator(opt['seed'], 'pool'), opt['max_images'])
 
 
 def build_patch_pool(source: ImageSource, color: str, size: int, per_image: int, generator: torch.Generator,

@@ -56,6 +56,16 @@ def read_yaml(path: str) -> dict:
     return opt
 
 
+def merge_options(defaults: dict, path: str | None, flags: dict) -> dict:
+    """Defaults, then the options file at ``path``, then the flags that were given (not None)."""
+    opt = {**defaults, **(read_yaml(path) if path else {})}
+    unknown = set(opt) - set(defaults)
+    if unknown:
+        raise ValueError(f'{path}: unknown options {sorted(unknown)}; expected {sorted(defaults)}')
+    opt.update({key: value for key, value in flags.items() if value is not None})
+    return opt
+
+
 def file_sha256(path: str) -> str:
     """SHA-256 of a file's content."""
     digest = hashlib.sha256()
