@@ -90,3 +90,20 @@ def test_default_colors_follow_the_dataset_class(tmp_path, gray_folder):
                               'dataroot_lq': gray_folder}
     with pytest.raises(ValueError, match=r"color='rgb'"):
         build_model(copy.deepcopy(opt))
+
+
+def test_inference_dtype_bf16_runs_under_autocast_and_returns_fp32(tmp_path, gray_folder):
+    torch.manual_seed(0)
+    opt = model_options(tmp_path, gray_folder)
+    x = torch.rand(2, 1, 24, 24)
+    reference = build_model(opt).denoise(x)
+    torch.manual_seed(0)
+    out = build_model({**opt, 'inference_dtype': 'bf16'}).denoise(x)
+    assert out.dtype == torch.float32
+    assert not torch.equal(out, reference)  # bf16 convolutions really ran
+    assert (out - reference).abs().max() < 2e-2
+
+
+def test_unknown_inference_dtype_is_refused(tmp_path, gray_folder):
+    with pytest.raises(ValueError, match=r"inference_dtype must be one of \['bf16', 'fp16', 'fp32'\], got 'half'"):
+        build_model({**model_options(tmp_path, gray_folder), 'inference_dtype': 'half'})

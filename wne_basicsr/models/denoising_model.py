@@ -22,6 +22,15 @@ from wne_basicsr.models.tiling import TileSpec, run_network
 
 COLOR_CHANNELS = {'gray': 1, 'rgb': 3, 'y': 1}  # ours, plus BasicSR's `color: y` of PairedImageDataset
 PARTIAL_SUFFIX = '.partial'  # temporary checkpoint files: never matched as *.state or *.pth
+INFERENCE_DTYPES = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}  # autocast dtype of inference
+
+
+def inference_dtype(opt: dict) -> torch.dtype | None:
+    """Autocast dtype of option ``inference_dtype`` (fp32, the default: no autocast | bf16 | fp16)."""
+    name = opt.get('inference_dtype') or 'fp32'
+    if name not in INFERENCE_DTYPES:
+        raise ValueError(f'inference_dtype must be one of {sorted(INFERENCE_DTYPES)}, got {name!r}')
+    return INFERENCE_DTYPES[name]
 
 
 def input_channels(net: nn.Module) -> int | None:
@@ -35,6 +44,7 @@ class DenoisingModel(SRModel):
 
     def __init__(self, opt: dict) -> None:
         TileSpec.from_opt(opt.get('tile'))  # a bad tile option fails at start-up, not at the first validation
+        self.autocast_dtype = inference_dtype(opt)
         for metric_opt in ((opt.get('val') or {}).get('metrics') or {}).values():
             # error metrics such as calculate_ne_defect say that lower is better; the YAML may still override it
             metric_opt.setdefault('better', getattr(METRIC_REGISTRY.get(metric_opt['type']), 'better', 'higher'))
@@ -109,16 +119,20 @@ class DenoisingModel(SRModel):
         return self.net_g_ema if hasattr(self, 'net_g_ema') else self.get_bare_model(self.net_g)
 
     def denoise(self, x: Tensor, names: list[str] | str | None = None) -> Tensor:
-        """The inference network in eval mode on whole images ``x``, tiled per option ``tile`` (models/tiling.py)."""
+        """The inference network in eval mode on whole images ``x``, tiled per option ``tile`` (models/tiling.py).
+
+        Option ``inference_dtype: bf16 | fp16`` runs it under autocast (wrapper statistics stay fp32); output is fp32.
+        """
         self.check_finite(x, 'input', names)
         tile = TileSpec.from_opt(self.opt.get('tile'))
         net = self.inference_network()
         was_training = net.training
         net.eval()
-        with torch.no_grad():
+        dtype = self.autocast_dtype
+        with torch.no_grad(), torch.autocast(x.device.type, dtype=dtype, enabled=dtype is not None):
             out = run_network(net, x, tile)
         net.train(was_training)
-        return out
+        return out.float()
 
     def test(self) -> None:
         self.output = self.denoise(self.lq)
