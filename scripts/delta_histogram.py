@@ -12,9 +12,6 @@ import os
 import os.path as osp
 import sys
 
-# Large CPU tensors on transparent huge pages (read by torch's allocator): far fewer page faults in whole-image
-# inference, which otherwise cost about as much kernel time as the convolutions themselves.
-os.environ.setdefault('THP_MEM_ALLOC_ENABLE', '1')
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)

@@ -1,10 +1,8 @@
 """Every options file parses and builds its network (and its datasets where their roots exist); recipes match §4.2."""
 import functools
 import glob
-import importlib.util
 import json
 import os.path as osp
-import sys
 
 import pytest
 import yaml
@@ -16,6 +14,7 @@ from basicsr.archs import build_network
 from basicsr.data import build_dataset
 from basicsr.utils.options import ordered_yaml
 from basicsr.utils.registry import DATASET_REGISTRY, MODEL_REGISTRY
+from script_loader import load_script
 
 from wne_basicsr.data.noise import NoiseSpec
 
@@ -94,13 +93,7 @@ def test_options_file_parses_and_builds(path):
 
 
 def test_generated_options_are_up_to_date():
-    spec = importlib.util.spec_from_file_location('make_options', osp.join(REPO, 'scripts', 'make_options.py'))
-    script = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = script  # its dataclass looks its module up there
-    try:
-        spec.loader.exec_module(script)
-    finally:
-        del sys.modules[spec.name]
+    script = load_script('scripts/make_options.py', register=True)  # its dataclass looks its module up there
     assert script.main(['--check']) == 0, 'run python scripts/make_options.py'
     tags = [exp.tag for exp in script.experiments()]
     assert len(tags) == len(set(tags))

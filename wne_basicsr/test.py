@@ -6,9 +6,6 @@ import os
 import os.path as osp
 import sys
 
-# Large CPU tensors on transparent huge pages (read by torch's allocator): whole-image inference (validation, the
-# sampler) page-faults far less; a 512x512 DnCNN forward in bf16 took 1.8 s instead of 2.6 s on the 2-core CI machine.
-os.environ.setdefault('THP_MEM_ALLOC_ENABLE', '1')
 ROOT = osp.abspath(osp.join(__file__, osp.pardir, osp.pardir))
 if osp.abspath(sys.path[0]) == osp.dirname(osp.abspath(__file__)):
     sys.path[0] = ROOT  # run as a script: import the package from the repository, not modules beside this file

@@ -1,5 +1,4 @@
 """benchmarks/pipeline_overhead.py: both loops do the same optimisation; the script prints its ratio."""
-import importlib.util
 import json
 import os.path as osp
 import subprocess
@@ -8,18 +7,11 @@ import sys
 import pytest
 import torch
 import yaml
+from script_loader import load_script
 
 import wne_basicsr  # noqa: F401
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location('pipeline_overhead', osp.join(REPO, 'benchmarks',
-                                                                                'pipeline_overhead.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def write_options(tmp_path, root, loss='MSELoss') -> str:
@@ -40,7 +32,7 @@ def write_options(tmp_path, root, loss='MSELoss') -> str:
 
 @pytest.mark.parametrize('loss', ['MSELoss', 'L1Loss'])
 def test_basicsr_and_bare_loops_take_the_same_steps(tmp_path, gray_folder, loss):
-    script = load_script()
+    script = load_script('benchmarks/pipeline_overhead.py')
     opt = script.training_options(write_options(tmp_path, gray_folder, loss), str(tmp_path / 'work'))
     basicsr_loop = script.BasicSRLoop(opt)
     model = basicsr_loop.model
@@ -61,7 +53,7 @@ def test_basicsr_and_bare_loops_take_the_same_steps(tmp_path, gray_folder, loss)
 
 
 def test_unknown_loss_is_refused(tmp_path, gray_folder):
-    script = load_script()
+    script = load_script('benchmarks/pipeline_overhead.py')
     with pytest.raises(ValueError, match=r'train.pixel_opt.type must be one of .*CharbonnierLoss'):
         script.training_options(write_options(tmp_path, gray_folder, 'CharbonnierLoss'), str(tmp_path / 'work'))
 

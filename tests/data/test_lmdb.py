@@ -1,5 +1,4 @@
 """LMDBs from scripts/create_lmdb.py: the datasets read exactly what they read from the folders; BasicSR reads them."""
-import importlib.util
 import os.path as osp
 
 import cv2
@@ -12,18 +11,9 @@ import wne_basicsr  # noqa: F401
 # isort: split
 from basicsr.data import build_dataset
 from basicsr.utils import FileClient, imfrombytes
+from script_loader import load_script
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def load_create_lmdb():
-    spec = importlib.util.spec_from_file_location('create_lmdb', osp.join(REPO, 'scripts', 'create_lmdb.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.create_lmdb
-
-
-create_lmdb = load_create_lmdb()
+create_lmdb = load_script('scripts/create_lmdb.py').create_lmdb
 
 
 def train_options(root, backend='disk', **extra) -> dict:

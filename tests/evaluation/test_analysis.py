@@ -3,9 +3,7 @@ import wne_basicsr  # noqa: F401
 
 # isort: split
 import csv
-import importlib.util
 import math
-import os.path as osp
 
 import cv2
 import numpy as np
@@ -13,6 +11,7 @@ import pytest
 import torch
 import yaml
 from basicsr.archs import build_network
+from script_loader import load_script
 
 from wne_basicsr.data.image_io import ImageSource
 from wne_basicsr.evaluation.analysis import (
@@ -25,9 +24,6 @@ from wne_basicsr.evaluation.analysis import (
     noisy_stats,
     q_score,
 )
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
 
 
 def _pair(sigma: float = 25.0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -86,17 +82,11 @@ def test_patch_pool_and_draws(tmp_path):
         build_patch_pool(source, 'gray', 25, 1, torch.Generator().manual_seed(0))
 
 
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, 'scripts', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_scripts_write_tables_and_plots(tmp_path):
     folder = _folder(tmp_path)
-    _script('delta_histogram').main(['--dataroot-gt', folder, '--patch-size', '16', '--num-samples', '300',
-                                     '--sigmas', '10', '50', '--output-dir', str(tmp_path / 'dh')])
+    load_script('scripts/delta_histogram.py').main(['--dataroot-gt', folder, '--patch-size', '16', '--num-samples',
+                                                    '300', '--sigmas', '10', '50', '--output-dir',
+                                                    str(tmp_path / 'dh')])
     with open(tmp_path / 'dh' / 'coverage.csv', newline='') as f:
         rows = list(csv.reader(f))
     assert rows[0] == ['sigma_train', 'm_sigma_test_50', 'm_sigma_test_10', 'q2.5', 'q97.5'] and len(rows) == 3
@@ -105,7 +95,7 @@ def test_scripts_write_tables_and_plots(tmp_path):
     network = {'type': 'WNE', 'backbone': {'type': 'DnCNN', 'num_feat': 4, 'num_layers': 3}}
     torch.save({'params': build_network(dict(network)).state_dict()}, tmp_path / 'wne.pth')
     (tmp_path / 'train.yml').write_text(yaml.safe_dump({'network_g': network}))
-    _script('normalized_residual').main([
+    load_script('scripts/normalized_residual.py').main([
         '--model', 'WNE', str(tmp_path / 'train.yml'), str(tmp_path / 'wne.pth'), '--dataroot-gt', folder,
         '--patch-size', '16', '--batch-size', '8', '--num-batches', '1', '--device', 'cpu',
         '--output-dir', str(tmp_path / 'nr')])

@@ -3,9 +3,7 @@ import wne_basicsr  # noqa: F401
 
 # isort: split
 import csv
-import importlib.util
 import math
-import os.path as osp
 
 import cv2
 import numpy as np
@@ -13,12 +11,12 @@ import pytest
 import torch
 import yaml
 from basicsr.archs import build_network
+from script_loader import load_script
 
 from wne_basicsr.archs.dncnn_arch import DnCNN
 from wne_basicsr.evaluation.mismatch import CSV_COLUMNS, SweepConfig, run_sweep, sigma_grid, write_csv
 from wne_basicsr.evaluation.plots import model_lines, write_mismatch_plots
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY = {'type': 'DnCNN', 'num_in_ch': 1, 'num_feat': 4, 'num_layers': 3}
 SIGMAS = [10, 50]  # plus σ_train 25: three σ values
 
@@ -40,7 +38,6 @@ def _checkpoint(path, network_opt: dict, seed: int) -> str:
             torch.nn.init.normal_(module.bias, 0, 0.05)
     torch.save({'params': net.state_dict()}, path)
     return str(path)
-
 
 
 @pytest.fixture
@@ -144,21 +141,14 @@ def test_missing_checkpoints_fail_before_any_work(sweep_opt, forward_calls):
     assert forward_calls == []
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location('mismatch_curve', osp.join(ROOT, 'scripts', 'mismatch_curve.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_command_line_runs_are_deterministic(sweep_opt, tmp_path):
     options = tmp_path / 'sweep.yml'
     options.write_text(yaml.safe_dump(sweep_opt))
     outputs = []
     for run in ('one', 'two'):
-        _script().main(['-opt', str(options), '--no-cache', '--quiet', '--output-dir', str(tmp_path / run),
-                        '--dataset', 'SetC', sweep_opt['datasets']['SetB']['dataroot_gt'], '--n-averages', '1',
-                        '--no-ne-defect'])
+        load_script('scripts/mismatch_curve.py').main([
+            '-opt', str(options), '--no-cache', '--quiet', '--output-dir', str(tmp_path / run), '--dataset', 'SetC',
+            sweep_opt['datasets']['SetB']['dataroot_gt'], '--n-averages', '1', '--no-ne-defect'])
         folder = tmp_path / run / 'tiny'
         assert sorted(p.name for p in folder.iterdir()) == sorted(
             [f'{stem}.{ext}' for stem in ('psnr_vs_input', 'ssim_vs_sigma') for ext in ('png', 'pdf')]

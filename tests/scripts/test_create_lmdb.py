@@ -1,23 +1,16 @@
 """scripts/create_lmdb.py: overwrite protection, BasicSR-valid keys, clear errors, no partial output."""
-import importlib.util
 import os
 import os.path as osp
 import subprocess
 import sys
 
 import pytest
+from script_loader import load_script
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location('create_lmdb', osp.join(REPO, 'scripts', 'create_lmdb.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-SCRIPT = load_script()
+SCRIPT = load_script('scripts/create_lmdb.py')
 
 
 def meta_keys(lmdb) -> list[str]:

@@ -1,7 +1,4 @@
 """scripts/prepare_sidd.py: SIDD pairs cut into blocks (last block flush with the edge), .mat validation, LMDB."""
-import importlib.util
-import os.path as osp
-import sys
 
 import cv2
 import numpy as np
@@ -12,18 +9,9 @@ import wne_basicsr  # noqa: F401
 
 # isort: split
 from basicsr.data import build_dataset
+from script_loader import load_script
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location('prepare_sidd', osp.join(REPO, 'scripts', 'prepare_sidd.py'))
-    module = sys.modules['prepare_sidd'] = importlib.util.module_from_spec(spec)  # its dataclass needs the entry
-    spec.loader.exec_module(module)
-    return module
-
-
-SCRIPT = load_script()
+SCRIPT = load_script('scripts/prepare_sidd.py', register=True)  # its dataclass needs the sys.modules entry
 
 
 def fake_sidd(root, scenes: dict) -> dict:
