@@ -1,4 +1,4 @@
-"""Markdown tables from a mismatch CSV: values at the asked σ, input row, clear errors; the CLI prints them."""
+"""Markdown tables from mismatch and sampler CSVs: the right values, clear errors; the CLIs print them."""
 import os.path as osp
 import subprocess
 import sys
@@ -6,7 +6,14 @@ import sys
 import pytest
 
 from wne_basicsr.evaluation.mismatch import CSV_COLUMNS, write_csv
-from wne_basicsr.evaluation.tables import mismatch_table, read_mismatch_csv
+from wne_basicsr.evaluation.tables import (
+    mismatch_table,
+    read_mismatch_csv,
+    read_sampler_csv,
+    sampler_image_table,
+    sampler_table,
+)
+from wne_basicsr.models.sampler_model import write_csv as write_rows
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -52,3 +59,50 @@ def test_cli_prints_the_table_and_names_a_missing_file(csv_path, tmp_path):
     missing = str(tmp_path / 'nope.csv')
     out = subprocess.run([sys.executable, script, missing, '--sigmas', '5'], capture_output=True, text=True)
     assert out.returncode == 2 and f'mismatch CSV {missing!r} does not exist' in out.stderr
+
+
+def sampler_rows(finals, steps, reason, observed=6.0):
+    return [{'image': f'{i + 1:02d}', 'index': i, 'observed_psnr': observed, 'one_pass_psnr': observed + 1,
+             'final_psnr': final, 'final_ssim': final / 40, 'final_step': step, 'stop_reason': reason}
+            for i, (final, step) in enumerate(zip(finals, steps))]
+
+
+@pytest.fixture
+def sampler_csvs(tmp_path):
+    baseline = str(tmp_path / 'baseline.csv')
+    wne = str(tmp_path / 'wne.csv')
+    write_rows(sampler_rows([18.0, 20.0], [1000, 1000], 'max_steps'), baseline)
+    write_rows(sampler_rows([22.0, 25.0, 24.0], [140, 150, 160], 'sigma_stop', observed=5.0), wne)
+    return baseline, wne
+
+
+def test_sampler_tables_give_means_sd_steps_stops_and_per_image_differences(sampler_csvs):
+    runs = {'DnCNN': read_sampler_csv(sampler_csvs[0]), 'WNE': read_sampler_csv(sampler_csvs[1])}
+    lines = sampler_table(runs).splitlines()
+    assert lines[0].startswith('| model | images | observed | one pass | final (sd) |')
+    assert lines[2] == '| DnCNN | 2 | 6.00 | 7.00 | 19.00 (1.41) | 0.475 | 1000.0 | max_steps 2 |'
+    assert lines[3] == '| WNE | 3 | 5.00 | 6.00 | 23.67 (1.53) | 0.592 | 150.0 | sigma_stop 3 |'
+    per_image = sampler_image_table(runs).splitlines()
+    assert per_image[0] == '| image | DnCNN final (steps) | WNE final (steps) | WNE − DnCNN |'
+    assert per_image[2:] == ['| 01 | 18.00 (1000) | 22.00 (140) | +4.00 |',
+                             '| 02 | 20.00 (1000) | 25.00 (150) | +5.00 |']
+
+
+def test_sampler_csv_errors_name_the_file(tmp_path, csv_path):
+    with pytest.raises(FileNotFoundError, match='sampler CSV .*nope.csv'):
+        read_sampler_csv(str(tmp_path / 'nope.csv'))
+    with pytest.raises(ValueError, match=r'not a sampler per_image.csv, columns .*final_psnr'):
+        read_sampler_csv(csv_path)
+    runs = {'a': sampler_rows([1.0], [1], 'max_steps'), 'b': sampler_rows([1.0, 2.0], [1, 1], 'max_steps')[1:]}
+    with pytest.raises(ValueError, match='no image in common'):
+        sampler_image_table(runs)
+
+
+def test_sampler_cli_prints_both_tables_and_refuses_a_bad_argument(sampler_csvs):
+    script = osp.join(REPO, 'scripts', 'sampler_table.py')
+    args = [sys.executable, script, f'DnCNN={sampler_csvs[0]}', f'WNE={sampler_csvs[1]}', '--per-image']
+    out = subprocess.run(args, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert '| WNE | 3 |' in out.stdout and '| 02 | 20.00 (1000) | 25.00 (150) | +5.00 |' in out.stdout
+    out = subprocess.run([sys.executable, script, sampler_csvs[0]], capture_output=True, text=True)
+    assert out.returncode == 2 and 'expected LABEL=CSV' in out.stderr

@@ -1,12 +1,15 @@
-"""Markdown tables from a mismatch CSV (``scripts/mismatch_curve.py``): PSNR per model and test σ, per test set."""
+"""Markdown tables from result CSVs: a mismatch sweep (PSNR per model and test σ) and sampler runs (per_image.csv)."""
 from __future__ import annotations
 
 import csv
 import math
 import os.path as osp
-from collections.abc import Sequence
+import statistics
+from collections import Counter
+from collections.abc import Mapping, Sequence
 
 COLUMNS = ('psnr_float_db', 'psnr_uint8_db', 'ssim', 'ssim_uint8', 'ne_defect')
+SAMPLER_COLUMNS = ('image', 'observed_psnr', 'one_pass_psnr', 'final_psnr', 'final_ssim', 'final_step', 'stop_reason')
 
 
 def read_mismatch_csv(path: str) -> list[dict]:
@@ -54,4 +57,54 @@ def mismatch_table(rows: list[dict], sigmas: Sequence[float], datasets: Sequence
             of_model = [r for r in of_set if r['model'] == model]
             lines.append(f'| {name} | {model} | '
                          + ' | '.join(_cell(of_model, s, column, f'{name}/{model}') for s in sigmas) + ' |')
+    return '\n'.join(lines)
+
+
+def read_sampler_csv(path: str) -> list[dict]:
+    """The rows of a sampler ``per_image.csv`` (written by SamplerModel)."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'sampler CSV {path!r} does not exist (run wne_basicsr/test.py with a sampler option)')
+    with open(path, newline='') as f:
+        rows = list(csv.DictReader(f))
+    missing = set(SAMPLER_COLUMNS) - set(rows[0] if rows else ())
+    if missing:
+        raise ValueError(f'{path}: not a sampler per_image.csv, columns {sorted(missing)} are missing')
+    return rows
+
+
+def _mean(rows: list[dict], column: str) -> float:
+    return statistics.fmean(float(r[column]) for r in rows)
+
+
+def sampler_table(runs: Mapping[str, list[dict]]) -> str:
+    """A Markdown table: per run (label → per_image rows), the mean PSNRs, final SSIM, steps and stop reasons."""
+    lines = ['| model | images | observed | one pass | final (sd) | final SSIM | steps | stop |', '|' + '---|' * 8]
+    for label, rows in runs.items():
+        finals = [float(r['final_psnr']) for r in rows]
+        sd = f'{statistics.stdev(finals):.2f}' if len(finals) > 1 else '–'
+        stops = ', '.join(f'{reason} {n}' for reason, n in Counter(r['stop_reason'] for r in rows).most_common())
+        lines.append(f'| {label} | {len(rows)} | {_mean(rows, "observed_psnr"):.2f}'
+                     f' | {_mean(rows, "one_pass_psnr"):.2f} | {statistics.fmean(finals):.2f} ({sd})'
+                     f' | {_mean(rows, "final_ssim"):.3f}'
+                     f' | {_mean(rows, "final_step"):.1f} | {stops} |')
+    return '\n'.join(lines)
+
+
+def sampler_image_table(runs: Mapping[str, list[dict]]) -> str:
+    """A Markdown table of the final PSNR per image (the images every run has), with last − first for two runs."""
+    labels = list(runs)
+    by_image = {label: {r['image']: r for r in rows} for label, rows in runs.items()}
+    images = [r['image'] for r in runs[labels[0]] if all(r['image'] in by_image[label] for label in labels)]
+    if not images:
+        raise ValueError(f'the runs {labels} have no image in common')
+    two = len(labels) == 2
+    header = '| image | ' + ' | '.join(f'{label} final (steps)' for label in labels) + (
+        f' | {labels[1]} − {labels[0]} |' if two else ' |')
+    lines = [header, '|' + '---|' * (len(labels) + 1 + two)]
+    for image in images:
+        rows = [by_image[label][image] for label in labels]
+        cells = [f'{float(r["final_psnr"]):.2f} ({r["final_step"]})' for r in rows]
+        if two:
+            cells.append(f'{float(rows[1]["final_psnr"]) - float(rows[0]["final_psnr"]):+.2f}')
+        lines.append(f'| {image} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
