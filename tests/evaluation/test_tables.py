@@ -7,6 +7,7 @@ import pytest
 
 from wne_basicsr.evaluation.mismatch import CSV_COLUMNS, write_csv
 from wne_basicsr.evaluation.tables import (
+    SAMPLER_COLUMNS,
     mismatch_table,
     read_mismatch_csv,
     read_sampler_csv,
@@ -93,6 +94,10 @@ def test_sampler_csv_errors_name_the_file(tmp_path, csv_path):
         read_sampler_csv(str(tmp_path / 'nope.csv'))
     with pytest.raises(ValueError, match=r'not a sampler per_image.csv, columns .*final_psnr'):
         read_sampler_csv(csv_path)
+    empty = tmp_path / 'empty.csv'
+    empty.write_text(','.join(SAMPLER_COLUMNS) + '\n')
+    with pytest.raises(ValueError, match='empty.csv: the sampler CSV has no image rows'):
+        read_sampler_csv(str(empty))
     runs = {'a': sampler_rows([1.0], [1], 'max_steps'), 'b': sampler_rows([1.0, 2.0], [1, 1], 'max_steps')[1:]}
     with pytest.raises(ValueError, match='no image in common'):
         sampler_image_table(runs)

@@ -66,7 +66,9 @@ def read_sampler_csv(path: str) -> list[dict]:
         raise FileNotFoundError(f'sampler CSV {path!r} does not exist (run wne_basicsr/test.py with a sampler option)')
     with open(path, newline='') as f:
         rows = list(csv.DictReader(f))
-    missing = set(SAMPLER_COLUMNS) - set(rows[0] if rows else ())
+    if not rows:
+        raise ValueError(f'{path}: the sampler CSV has no image rows')
+    missing = set(SAMPLER_COLUMNS) - set(rows[0])
     if missing:
         raise ValueError(f'{path}: not a sampler per_image.csv, columns {sorted(missing)} are missing')
     return rows
@@ -91,7 +93,7 @@ def sampler_table(runs: Mapping[str, list[dict]]) -> str:
 
 
 def sampler_image_table(runs: Mapping[str, list[dict]]) -> str:
-    """A Markdown table of the final PSNR per image (the images every run has), with last − first for two runs."""
+    """A Markdown table of the final PSNR per image (the images every run has), with second − first for two runs."""
     labels = list(runs)
     by_image = {label: {r['image']: r for r in rows} for label, rows in runs.items()}
     images = [r['image'] for r in runs[labels[0]] if all(r['image'] in by_image[label] for label in labels)]
