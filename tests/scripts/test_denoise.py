@@ -21,7 +21,6 @@ from wne_basicsr.data.image_io import decode_image
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
-
 def trained_files(tmp_path, channels: int) -> tuple[str, str, torch.nn.Module]:
     """An options file and a checkpoint of a small WNE(DnCNN) with ``channels`` input channels; the network."""
     torch.manual_seed(channels)

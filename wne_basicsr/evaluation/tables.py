@@ -4,12 +4,13 @@ from __future__ import annotations
 import csv
 import math
 import os.path as osp
-import statistics
-from collections import Counter
 from collections.abc import Mapping, Sequence
+
+from wne_basicsr.models.sampler_model import summarize
 
 COLUMNS = ('psnr_float_db', 'psnr_uint8_db', 'ssim', 'ssim_uint8', 'ne_defect')
 SAMPLER_COLUMNS = ('image', 'observed_psnr', 'one_pass_psnr', 'final_psnr', 'final_ssim', 'final_step', 'stop_reason')
+SAMPLER_TEXT_COLUMNS = ('image', 'stop_reason')  # image stems such as '01' stay text
 
 
 def read_mismatch_csv(path: str) -> list[dict]:
@@ -61,7 +62,7 @@ def mismatch_table(rows: list[dict], sigmas: Sequence[float], datasets: Sequence
 
 
 def read_sampler_csv(path: str) -> list[dict]:
-    """The rows of a sampler ``per_image.csv`` (written by SamplerModel)."""
+    """The rows of a sampler ``per_image.csv`` (written by SamplerModel), numbers as floats."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'sampler CSV {path!r} does not exist (run wne_basicsr/test.py with a sampler option)')
     with open(path, newline='') as f:
@@ -71,24 +72,28 @@ def read_sampler_csv(path: str) -> list[dict]:
     missing = set(SAMPLER_COLUMNS) - set(rows[0])
     if missing:
         raise ValueError(f'{path}: not a sampler per_image.csv, columns {sorted(missing)} are missing')
-    return rows
+    return [{key: value if key in SAMPLER_TEXT_COLUMNS else _number(value) for key, value in row.items()}
+            for row in rows]
 
 
-def _mean(rows: list[dict], column: str) -> float:
-    return statistics.fmean(float(r[column]) for r in rows)
+def _number(text: str) -> float | str:
+    """``text`` as a float, or as it is when it is not a number."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def sampler_table(runs: Mapping[str, list[dict]]) -> str:
     """A Markdown table: per run (label → per_image rows), the mean PSNRs, final SSIM, steps and stop reasons."""
     lines = ['| model | images | observed | one pass | final (sd) | final SSIM | steps | stop |', '|' + '---|' * 8]
     for label, rows in runs.items():
-        finals = [float(r['final_psnr']) for r in rows]
-        sd = f'{statistics.stdev(finals):.2f}' if len(finals) > 1 else '–'
-        stops = ', '.join(f'{reason} {n}' for reason, n in Counter(r['stop_reason'] for r in rows).most_common())
-        lines.append(f'| {label} | {len(rows)} | {_mean(rows, "observed_psnr"):.2f}'
-                     f' | {_mean(rows, "one_pass_psnr"):.2f} | {statistics.fmean(finals):.2f} ({sd})'
-                     f' | {_mean(rows, "final_ssim"):.3f}'
-                     f' | {_mean(rows, "final_step"):.1f} | {stops} |')
+        summary = summarize(rows)
+        mean, sd = summary['mean'], summary['std']['final_psnr']
+        stops = sorted(summary['stop_reasons'].items(), key=lambda item: -item[1])
+        lines.append(f'| {label} | {summary["count"]} | {mean["observed_psnr"]:.2f} | {mean["one_pass_psnr"]:.2f}'
+                     f' | {mean["final_psnr"]:.2f} ({"–" if sd is None else f"{sd:.2f}"}) | {mean["final_ssim"]:.3f}'
+                     f' | {mean["final_step"]:.1f} | {", ".join(f"{reason} {n}" for reason, n in stops)} |')
     return '\n'.join(lines)
 
 
@@ -105,8 +110,8 @@ def sampler_image_table(runs: Mapping[str, list[dict]]) -> str:
     lines = [header, '|' + '---|' * (len(labels) + 1 + two)]
     for image in images:
         rows = [by_image[label][image] for label in labels]
-        cells = [f'{float(r["final_psnr"]):.2f} ({r["final_step"]})' for r in rows]
+        cells = [f'{r["final_psnr"]:.2f} ({r["final_step"]:.0f})' for r in rows]
         if two:
-            cells.append(f'{float(rows[1]["final_psnr"]) - float(rows[0]["final_psnr"]):+.2f}')
+            cells.append(f'{rows[1]["final_psnr"] - rows[0]["final_psnr"]:+.2f}')
         lines.append(f'| {image} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
