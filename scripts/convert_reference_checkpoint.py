@@ -1,48 +1,13 @@
-"""Convert a checkpoint of the paper's reference code into a BasicSR checkpoint for WNE or a bare backbone.
+"""Convert a checkpoint of the paper's reference code (``wne-convert`` when installed).
 
-    python scripts/convert_reference_checkpoint.py IN.pth OUT.pth --arch SwinIR [--wrapper WNE|WNEInput|none]
-        [--mode ordinary|scale_equiv|norm_equiv] [--trusted]
-
-Prints the ``network_g`` to put in the options file (with ``path: {pretrain_network_g: OUT.pth, strict_load_g: true}``).
+Runs wne_basicsr/cli/convert_reference_checkpoint.py from a checkout.
 """
-from __future__ import annotations
-
-import argparse
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run as a script from a clone
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-import wne_basicsr  # noqa: E402,F401  (compat patches and registration before anything from basicsr)
-
-# isort: split
-import yaml  # noqa: E402
-
-from wne_basicsr.utils.checkpoint import FDNCNN_MODES, WRAPPERS, CheckpointError, convert_checkpoint  # noqa: E402
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the conversion; return the exit status (2 with a message for a checkpoint that cannot be converted)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('src', metavar='IN', help='reference checkpoint ({"model_state": ...} or a state dict)')
-    parser.add_argument('dst', metavar='OUT', help='BasicSR checkpoint to write ({"params": ...})')
-    parser.add_argument('--arch', required=True, help='backbone type: DnCNN, FDnCNN, SwinIR, SwinIRDenoiser, Restormer')
-    parser.add_argument('--wrapper', default='WNE', choices=WRAPPERS,
-                        help='what the reference model was wrapped in and our checkpoint is for (default WNE)')
-    parser.add_argument('--mode', choices=FDNCNN_MODES,
-                        help='FDnCNN/DnCNN mode; needed only for bias-free FDnCNN (scale_equiv or norm_equiv)')
-    parser.add_argument('--trusted', action='store_true',
-                        help='allow arbitrary pickled objects in IN (torch.load weights_only=False)')
-    args = parser.parse_args(argv)
-    try:
-        network = convert_checkpoint(args.src, args.dst, args.arch, args.wrapper, args.mode, args.trusted)
-    except CheckpointError as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
-    print(f'wrote {args.dst}; load it with strict_load_g: true into\n'
-          + yaml.safe_dump({'network_g': network}, sort_keys=False, default_flow_style=None))
-    return 0
-
+from wne_basicsr.cli.convert_reference_checkpoint import main  # noqa: E402
 
 if __name__ == '__main__':
     sys.exit(main())

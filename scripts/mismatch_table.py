@@ -1,31 +1,13 @@
-"""Print a Markdown table of a mismatch CSV: the input and each model's PSNR per test set at chosen test σ.
+"""Markdown table of a mismatch CSV (``wne-mismatch-table`` when installed).
 
-    python scripts/mismatch_table.py docs/results/repro_cpu/mismatch.csv --sigmas 5 15 25 50 85
+Runs wne_basicsr/cli/mismatch_table.py from a checkout.
 """
-import argparse
 import os.path as osp
 import sys
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from wne_basicsr.evaluation.tables import COLUMNS, mismatch_table, read_mismatch_csv  # noqa: E402
-
-
-def main() -> None:
-    """Parse the arguments and print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('csv', help='mismatch.csv written by scripts/mismatch_curve.py')
-    parser.add_argument('--sigmas', type=float, nargs='+', required=True, help='test σ values (8-bit units)')
-    parser.add_argument('--datasets', nargs='+', help='test sets, in this order (default: all in the CSV)')
-    parser.add_argument('--column', default='psnr_float_db', choices=COLUMNS)
-    args = parser.parse_args()
-    try:
-        print(mismatch_table(read_mismatch_csv(args.csv), args.sigmas, args.datasets, args.column))
-    except (OSError, ValueError) as error:
-        parser.exit(2, f'mismatch_table.py: error: {error}\n')
-
+from wne_basicsr.cli.mismatch_table import main  # noqa: E402
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

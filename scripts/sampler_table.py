@@ -1,42 +1,13 @@
-"""Print Markdown tables of sampler runs: mean PSNRs, SSIM and steps per run, and the final PSNR per image.
+"""Markdown tables of sampler per_image.csv files (``wne-sampler-table`` when installed).
 
-    python scripts/sampler_table.py DnCNN=docs/results/sampler_random_missing/DnCNN_per_image.csv \\
-        WNE-DnCNN=docs/results/sampler_random_missing/WNE-DnCNN_per_image.csv --per-image
+Runs wne_basicsr/cli/sampler_table.py from a checkout.
 """
-import argparse
 import os.path as osp
 import sys
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from wne_basicsr.evaluation.tables import read_sampler_csv, sampler_image_table, sampler_table  # noqa: E402
-
-
-def main() -> None:
-    """Parse the arguments and print the tables."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('runs', nargs='+', metavar='LABEL=CSV',
-                        help='a label and the per_image.csv of a sampler run (results/<name>/<set>/per_image.csv)')
-    parser.add_argument('--per-image', action='store_true', help='also print the final PSNR of every image')
-    args = parser.parse_args()
-    runs = {}
-    for run in args.runs:
-        label, sep, path = run.partition('=')
-        if not sep or not label or not path:
-            parser.error(f'expected LABEL=CSV, got {run!r}')
-        try:
-            runs[label] = read_sampler_csv(path)
-        except (OSError, ValueError) as error:
-            parser.exit(2, f'sampler_table.py: error: {error}\n')
-    print(sampler_table(runs))
-    if args.per_image:
-        try:
-            print('\n' + sampler_image_table(runs))
-        except ValueError as error:
-            parser.exit(2, f'sampler_table.py: error: {error}\n')
-
+from wne_basicsr.cli.sampler_table import main  # noqa: E402
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -31,7 +31,7 @@ DRIVER = textwrap.dedent('''
     sys.path.insert(0, {repo!r})
     import torch
     import wne_basicsr
-    import basicsr.train
+    import wne_basicsr.pipelines
 
     rank = int(os.environ['RANK'])
     root = os.path.join({out!r}, 'root_rank%d' % rank)
@@ -39,8 +39,8 @@ DRIVER = textwrap.dedent('''
     os.makedirs(os.path.join(root, 'experiments', 'tiny_wne', 'training_states'), exist_ok=True)
     os.environ['WNE_BASICSR_ROOT'] = root
     models = []
-    build_model = basicsr.train.build_model
-    basicsr.train.build_model = lambda opt: models.append(build_model(opt)) or models[-1]
+    build_model = wne_basicsr.pipelines.build_model
+    wne_basicsr.pipelines.build_model = lambda opt: models.append(build_model(opt)) or models[-1]
     runpy.run_path(os.path.join({repo!r}, 'wne_basicsr', 'train.py'), run_name='__main__')
     net = models[0].get_bare_model(models[0].net_g)
     torch.save({{k: v.detach() for k, v in net.named_parameters()}}, os.path.join({out!r}, 'weights_rank%d.pth' % rank))

@@ -1,5 +1,5 @@
 """Objectives through wne_basicsr/train.py: Noise2Noise from an LMDB, Soft-NE on colour; pooled statistics."""
-import importlib.util
+
 import os
 import re
 import subprocess
@@ -13,6 +13,8 @@ import wne_basicsr  # noqa: F401
 # isort: split
 from basicsr.data import build_dataset
 from basicsr.models import build_model
+
+from wne_basicsr.cli.create_lmdb import create_lmdb
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -53,10 +55,7 @@ def train(opt: dict, cwd) -> str:
 def test_n2n_trains_from_an_lmdb_with_l2_sum(tmp_path, make_images):
     make_images(tmp_path / 'train', 4, (24, 24))
     make_images(tmp_path / 'val', 1, (16, 16), seed=1)
-    spec = importlib.util.spec_from_file_location('create_lmdb', os.path.join(REPO, 'scripts', 'create_lmdb.py'))
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    script.create_lmdb([str(tmp_path / 'train')], str(tmp_path / 'train.lmdb'))
+    create_lmdb([str(tmp_path / 'train')], str(tmp_path / 'train.lmdb'))
     train_set = {'dataroot_gt': str(tmp_path / 'train.lmdb'), 'io_backend': {'type': 'lmdb'}, 'objective': 'n2n'}
     log = train(options(train_set, str(tmp_path / 'val'), 'gray', {'type': 'L2SumLoss'}), tmp_path)
     assert re.search(r'iter: +4, .* l_pix: .* psnr_train: ', log) and '# psnr_float:' in log

@@ -49,12 +49,13 @@ def test_train_validate_checkpoint_tensorboard_resume_and_test(tmp_path, make_im
     exp = tmp_path / 'experiments' / 'tiny_wne'
     assert (exp / 'models' / 'net_g_4.pth').is_file() and (exp / 'models' / 'net_g_latest.pth').is_file()
     assert (exp / 'training_states' / '4.state').is_file()
+    assert (exp / 'training_states' / '6.state').is_file()  # the last iteration is always saved with its state
     assert list((tmp_path / 'tb_logger' / 'tiny_wne').glob('events.out.tfevents.*'))
     assert 'Validation tiny_sigma10' in log and '# psnr_float:' in log
 
     opt_file.write_text(yaml.safe_dump(tiny_options(str(tmp_path / 'train'), str(tmp_path / 'val'), 10)))
     log = run_entry('train.py', opt_file, tmp_path, '--auto_resume')
-    assert 'Resuming training from epoch' in log and 'iter: 4' in log
+    assert 'Resuming training from epoch' in log and 'iter: 6' in log
     assert (exp / 'models' / 'net_g_8.pth').is_file()
     assert not list(tmp_path.glob('experiments/tiny_wne_archived_*'))
 

@@ -1,8 +1,12 @@
-"""Command-line helpers of the entry points: ``--local-rank`` translation, option type checks, clean DDP exit."""
+"""Command-line helpers of the entry points: ``--local-rank`` translation, option parsing and checks, clean DDP exit."""
 from __future__ import annotations
 
+import os.path as osp
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import basicsr.utils.options
 import torch.distributed as dist
-from basicsr.utils.options import parse_options
 
 # (dotted option, kind, minimum, required): values BasicSR's trainer does arithmetic on before any check of its own.
 # '*' stands for any dataset phase; 'int' must be an integer, 'number' an int or float (BasicSR writes !!float 5e3).
@@ -63,15 +67,41 @@ def check_train_options(opt: dict) -> None:
                 raise ValueError(f'option {name} must be at least {minimum}, got {value!r}')
 
 
+class _PathsWithLists:
+    """``os.path`` as BasicSR's option parser sees it, with an ``expanduser`` that also takes a list of paths."""
+
+    def __getattr__(self, name: str):
+        return getattr(osp, name)
+
+    @staticmethod
+    def expanduser(path: str | list[str]) -> str | list[str]:
+        return [osp.expanduser(p) for p in path] if isinstance(path, (list, tuple)) else osp.expanduser(path)
+
+
+@contextmanager
+def list_roots_allowed() -> Iterator[None]:
+    """Let BasicSR's ``parse_options`` take a list of roots (``dataroot_gt: [a, b]``): it expands ``~`` on each."""
+    module = basicsr.utils.options
+    saved, module.osp = module.osp, _PathsWithLists()
+    try:
+        yield
+    finally:
+        module.osp = saved
+
+
 def parse_checked_options(root_path: str, is_train: bool = True) -> tuple[dict, object]:
-    """BasicSR's ``parse_options`` followed by ``check_train_options``."""
-    opt, args = parse_options(root_path, is_train)
-    check_train_options(opt)
+    """BasicSR's ``parse_options`` (list roots allowed), then ``check_train_options`` for training."""
+    with list_roots_allowed():
+        opt, args = basicsr.utils.options.parse_options(root_path, is_train)
+    if is_train:
+        check_train_options(opt)
     return opt, args
 
 
-def close_process_group() -> None:
-    """Wait for every rank, then tear the process group down (an abrupt gloo exit can abort a peer on CPU)."""
+def close_process_group(wait: bool = True) -> None:
+    """Tear the process group down, first waiting for every rank unless ``wait`` is false (an abrupt gloo exit can
+    abort a peer on CPU; a rank that failed must not wait for peers that may never arrive)."""
     if dist.is_available() and dist.is_initialized():
-        dist.barrier()
+        if wait:
+            dist.barrier()
         dist.destroy_process_group()

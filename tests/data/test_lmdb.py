@@ -11,9 +11,8 @@ import wne_basicsr  # noqa: F401
 # isort: split
 from basicsr.data import build_dataset
 from basicsr.utils import FileClient, imfrombytes
-from script_loader import load_script
 
-create_lmdb = load_script('scripts/create_lmdb.py').create_lmdb
+from wne_basicsr.cli.create_lmdb import create_lmdb
 
 
 def train_options(root, backend='disk', **extra) -> dict:

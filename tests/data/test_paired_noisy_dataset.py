@@ -1,6 +1,5 @@
 """PairedNoisyDataset: SIDD-style noisy/clean pairs from folders or LMDBs, shapes, augmentation, clear errors."""
 import copy
-import importlib.util
 import os.path as osp
 
 import cv2
@@ -14,6 +13,8 @@ import wne_basicsr  # noqa: F401
 # isort: split
 from basicsr.data import build_dataset
 from basicsr.models import build_model
+
+from wne_basicsr.cli.create_lmdb import create_lmdb
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -56,11 +57,8 @@ def test_train_crops_are_paired_and_val_images_whole(tmp_path):
 
 def test_lmdb_pairs_give_the_same_tensors_as_folders(tmp_path):
     lq, gt = pairs(tmp_path, [(20, 24), (16, 30), (12, 12)])
-    spec = importlib.util.spec_from_file_location('create_lmdb', osp.join(REPO, 'scripts', 'create_lmdb.py'))
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    script.create_lmdb([lq], str(tmp_path / 'noisy.lmdb'))
-    script.create_lmdb([gt], str(tmp_path / 'clean.lmdb'))
+    create_lmdb([lq], str(tmp_path / 'noisy.lmdb'))
+    create_lmdb([gt], str(tmp_path / 'clean.lmdb'))
     disk = build_dataset(options(lq, gt))
     lmdb = build_dataset(options(str(tmp_path / 'noisy.lmdb'), str(tmp_path / 'clean.lmdb'),
                                  io_backend={'type': 'lmdb'}))

@@ -11,8 +11,8 @@ import pytest
 import torch
 import yaml
 from basicsr.archs import build_network
-from script_loader import load_script
 
+from wne_basicsr.cli import delta_histogram, normalized_residual
 from wne_basicsr.data.image_io import ImageSource
 from wne_basicsr.evaluation.analysis import (
     binned_q,
@@ -84,7 +84,7 @@ def test_patch_pool_and_draws(tmp_path):
 
 def test_scripts_write_tables_and_plots(tmp_path):
     folder = _folder(tmp_path)
-    load_script('scripts/delta_histogram.py').main(['--dataroot-gt', folder, '--patch-size', '16', '--num-samples',
+    delta_histogram.main(['--dataroot-gt', folder, '--patch-size', '16', '--num-samples',
                                                     '300', '--sigmas', '10', '50', '--output-dir',
                                                     str(tmp_path / 'dh')])
     with open(tmp_path / 'dh' / 'coverage.csv', newline='') as f:
@@ -95,7 +95,7 @@ def test_scripts_write_tables_and_plots(tmp_path):
     network = {'type': 'WNE', 'backbone': {'type': 'DnCNN', 'num_feat': 4, 'num_layers': 3}}
     torch.save({'params': build_network(dict(network)).state_dict()}, tmp_path / 'wne.pth')
     (tmp_path / 'train.yml').write_text(yaml.safe_dump({'network_g': network}))
-    load_script('scripts/normalized_residual.py').main([
+    normalized_residual.main([
         '--model', 'WNE', str(tmp_path / 'train.yml'), str(tmp_path / 'wne.pth'), '--dataroot-gt', folder,
         '--patch-size', '16', '--batch-size', '8', '--num-batches', '1', '--device', 'cpu',
         '--output-dir', str(tmp_path / 'nr')])

@@ -11,9 +11,9 @@ import pytest
 import torch
 import yaml
 from basicsr.archs import build_network
-from script_loader import load_script
 
 from wne_basicsr.archs.dncnn_arch import DnCNN
+from wne_basicsr.cli import mismatch_curve
 from wne_basicsr.evaluation.mismatch import CSV_COLUMNS, SweepConfig, run_sweep, sigma_grid, write_csv
 from wne_basicsr.evaluation.plots import model_lines, write_mismatch_plots
 
@@ -146,7 +146,7 @@ def test_command_line_runs_are_deterministic(sweep_opt, tmp_path):
     options.write_text(yaml.safe_dump(sweep_opt))
     outputs = []
     for run in ('one', 'two'):
-        load_script('scripts/mismatch_curve.py').main([
+        mismatch_curve.main([
             '-opt', str(options), '--no-cache', '--quiet', '--output-dir', str(tmp_path / run), '--dataset', 'SetC',
             sweep_opt['datasets']['SetB']['dataroot_gt'], '--n-averages', '1', '--no-ne-defect'])
         folder = tmp_path / run / 'tiny'

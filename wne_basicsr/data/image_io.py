@@ -13,6 +13,8 @@ from PIL import Image
 from torch import Tensor
 from torch.utils import data
 
+from wne_basicsr.data.catalog import missing_root_hint
+
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 COLORS = ('gray', 'rgb')
 
@@ -83,7 +85,8 @@ class ImageSource:
         self.records: list[ImageRecord] = []
         for root, client_key in zip(roots, self.client_keys):
             if not osp.exists(root):
-                raise FileNotFoundError(f'{where}: dataroot_gt {root!r} does not exist')
+                raise FileNotFoundError(f'{where}: dataroot_gt {root!r} does not exist (relative paths are read from '
+                                        f'the working directory, {os.getcwd()}); {missing_root_hint(root)}')
             found = _lmdb_records(root, client_key) if self.backend == 'lmdb' else _disk_records(root, client_key)
             if not found:
                 raise ValueError(f'{where}: dataroot_gt {root!r} holds no images ({", ".join(IMAGE_EXTENSIONS)})')

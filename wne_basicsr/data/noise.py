@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
+import torch.distributed as dist
 from torch import Tensor
 
 _RAYLEIGH_STD = math.sqrt((4 - math.pi) / 2)
@@ -103,11 +104,36 @@ def seeded_generator(*parts: object) -> torch.Generator:
     return torch.Generator().manual_seed(int.from_bytes(digest[:8], 'big') >> 1)
 
 
-def worker_generator(name: str, seed: int | None = None) -> torch.Generator:
-    """A training stream for this process (DataLoader worker or main): from ``seed`` if given, else torch's seed."""
-    info = torch.utils.data.get_worker_info()
-    base = seed if seed is not None else torch.initial_seed()
-    return seeded_generator(name, base, info.id if info is not None else -1)
+class TrainingStream:
+    """Mixin of the training datasets: the random stream of crops, flips and noise of one process.
+
+    The stream is seeded by (dataset, ``seed`` option or else torch's seed, distributed rank, epoch, the iteration the
+    pass over the data starts at, DataLoader worker): DDP ranks and workers draw different samples, every epoch draws
+    new ones, and a resumed run draws new ones rather than replaying the start of its epoch. What ``seed`` guarantees:
+    the same options, world size and worker count give the same data, run after run.
+    """
+
+    def init_stream(self, seed: int | None) -> None:
+        """Remember the ``seed`` option and the rank (datasets are built in the main process, after init_dist)."""
+        self._stream_seed = seed
+        self._stream_rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+        self._stream_start = (0, 0)
+        self._generator: torch.Generator | None = None
+
+    def set_stream(self, epoch: int, iteration: int) -> None:
+        """Start the stream of the pass over the data that begins at ``epoch`` and ``iteration`` (the training loop
+        calls it before each pass)."""
+        self._stream_start = (int(epoch), int(iteration))
+        self._generator = None
+
+    def generator(self) -> torch.Generator:
+        """This process's random stream (made on first use, so each DataLoader worker seeds its own)."""
+        if self._generator is None:
+            info = torch.utils.data.get_worker_info()
+            base = self._stream_seed if self._stream_seed is not None else torch.initial_seed()
+            self._generator = seeded_generator(type(self).__name__, base, self._stream_rank, *self._stream_start,
+                                               info.id if info is not None else -1)
+        return self._generator
 
 
 def eval_noisy(clean: Tensor, noise_type: str, sigma: float, stem: str, seed: int = 0, draw: int = 0) -> Tensor:

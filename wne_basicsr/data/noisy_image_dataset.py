@@ -6,7 +6,7 @@ import torch
 from basicsr.utils.registry import DATASET_REGISTRY
 
 from wne_basicsr.data.image_io import ImageSetDataset, to_tensor
-from wne_basicsr.data.noise import NoiseSpec, worker_generator
+from wne_basicsr.data.noise import NoiseSpec, TrainingStream
 
 OBJECTIVES = ('supervised', 'n2n')
 
@@ -19,11 +19,11 @@ def dihedral(img: np.ndarray, k: int) -> np.ndarray:
 
 
 @DATASET_REGISTRY.register()
-class NoisyImageDataset(ImageSetDataset):
+class NoisyImageDataset(TrainingStream, ImageSetDataset):
     """Random ``gt_size`` patches of clean images with on-the-fly noise; returns lq, gt, lq_path, gt_path, sigma.
 
     Options: dataroot_gt (folder, .lmdb, or a list), io_backend, gt_size, use_hflip, use_rot, noise ({type, sigma} or
-    {type, sigma_range}), objective (supervised | n2n), color (gray | rgb), seed (fixed stream, e.g. for tests).
+    {type, sigma_range}), objective (supervised | n2n), color (gray | rgb), seed (see TrainingStream).
     """
 
     def __init__(self, opt: dict) -> None:
@@ -42,13 +42,7 @@ class NoisyImageDataset(ImageSetDataset):
             if min(record.size) < self.gt_size:
                 raise ValueError(f'{where}: {record.path} is {record.size[0]}×{record.size[1]}, '
                                  f'smaller than gt_size={self.gt_size}')
-        self._generator: torch.Generator | None = None
-
-    def generator(self) -> torch.Generator:
-        """This process's random stream: from option ``seed`` if given, else from torch's seed (set by manual_seed)."""
-        if self._generator is None:
-            self._generator = worker_generator('NoisyImageDataset', self.opt.get('seed'))
-        return self._generator
+        self.init_stream(opt.get('seed'))
 
     def __getitem__(self, index: int) -> dict:
         gen = self.generator()

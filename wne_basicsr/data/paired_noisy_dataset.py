@@ -9,18 +9,19 @@ from basicsr.data.paired_image_dataset import PairedImageDataset
 from basicsr.utils import FileClient
 from basicsr.utils.registry import DATASET_REGISTRY
 
+from wne_basicsr.data.catalog import missing_root_hint
 from wne_basicsr.data.image_io import COLORS, decode_image
-from wne_basicsr.data.noise import worker_generator
+from wne_basicsr.data.noise import TrainingStream
 
 
 @DATASET_REGISTRY.register()
-class PairedNoisyDataset(PairedImageDataset):
+class PairedNoisyDataset(TrainingStream, PairedImageDataset):
     """Noisy (``dataroot_lq``) and clean (``dataroot_gt``) images with matching names; returns lq, gt, lq_path, gt_path.
 
     Pairing is BasicSR's (folders with ``filename_tmpl``, ``meta_info_file`` or LMDBs with equal keys), sorted by name.
     Unlike PairedImageDataset it decodes with the package's checks (corrupt files named, 16-bit scaled, transparency
     refused), offers ``color`` rgb (default) or gray, and in phase train takes a ``gt_size`` crop with h/v flips
-    (p 0.5 each) and rot90 k ∈ {0..3} from a torch generator (``seed`` option, else torch's seed), as METHOD.md §4.3.
+    (p 0.5 each) and rot90 k ∈ {0..3} from the training stream (``seed``: see TrainingStream), as METHOD.md §4.3.
     """
 
     default_color = 'rgb'
@@ -41,20 +42,15 @@ class PairedNoisyDataset(PairedImageDataset):
         for key in ('dataroot_lq', 'dataroot_gt'):
             root = opt.get(key)
             if not root or not osp.isdir(root):
-                raise FileNotFoundError(f'{where}: {key} {root!r} is not a folder (noisy: lq, clean: gt)')
+                raise FileNotFoundError(f'{where}: {key} {root!r} is not a folder (noisy: lq, clean: gt); '
+                                        f'{missing_root_hint(root) if root else "set it in the options"}')
             if lmdb and not osp.isfile(osp.join(root, 'meta_info.txt')):
                 raise ValueError(f'{root}: LMDB has no meta_info.txt (make it with scripts/create_lmdb.py)')
         super().__init__(opt)
         self.paths.sort(key=lambda pair: pair['gt_path'])
         if not self.paths:
             raise ValueError(f'{where}: no image pairs in {self.lq_folder} and {self.gt_folder}')
-        self._generator: torch.Generator | None = None
-
-    def generator(self) -> torch.Generator:
-        """This process's random stream: from option ``seed`` if given, else from torch's seed (set by manual_seed)."""
-        if self._generator is None:
-            self._generator = worker_generator(type(self).__name__, self.opt.get('seed'))
-        return self._generator
+        self.init_stream(self.opt.get('seed'))
 
     def _read(self, path: str, client_key: str, root: str) -> np.ndarray:
         content = self.file_client.get(path, client_key)

@@ -5,12 +5,11 @@ import subprocess
 import sys
 
 import pytest
-from script_loader import load_script
+
+import wne_basicsr.cli.create_lmdb as SCRIPT
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-
-SCRIPT = load_script('scripts/create_lmdb.py')
 
 
 def meta_keys(lmdb) -> list[str]:

@@ -9,9 +9,8 @@ import wne_basicsr  # noqa: F401
 
 # isort: split
 from basicsr.data import build_dataset
-from script_loader import load_script
 
-SCRIPT = load_script('scripts/prepare_sidd.py', register=True)  # its dataclass needs the sys.modules entry
+import wne_basicsr.cli.prepare_sidd as SCRIPT
 
 
 def fake_sidd(root, scenes: dict) -> dict:

@@ -14,8 +14,8 @@ import wne_basicsr  # noqa: F401
 
 # isort: split
 from basicsr.archs import build_network
-from script_loader import load_script
 
+from wne_basicsr.cli import denoise
 from wne_basicsr.data.image_io import decode_image
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -70,7 +70,7 @@ def test_colour_16_bit_png_and_jpeg_tiled(tmp_path):
     opt, checkpoint, net = trained_files(tmp_path, 3)
     cv2.imwrite(str(tmp_path / 'c.png'), noisy((45, 60, 3), 65535, 2))
     cv2.imwrite(str(tmp_path / 'd.jpg'), noisy((30, 33, 3), 255, 3))
-    script = load_script('scripts/denoise.py')
+    script = denoise
     for name in ('c.png', 'd.jpg'):
         script.main(['--opt', opt, '--checkpoint', checkpoint, '--input', str(tmp_path / name),
                      '--output', str(tmp_path / 'out'), '--tile', '24', '--overlap', '12', '--device', 'cpu'])
@@ -97,6 +97,6 @@ def test_bad_input_exits_with_a_one_line_error(tmp_path, case, message):
             'wrong channels': (colour_checkpoint, 'ok.png'), 'no input': (checkpoint, 'nothing'),
             'corrupt image': (checkpoint, 'bad.png')}[case]
     with pytest.raises(SystemExit, match=f'denoise.py: error: .*{message}'):
-        load_script('scripts/denoise.py').main(['--opt', opt, '--checkpoint', args[0], '--input',
+        denoise.main(['--opt', opt, '--checkpoint', args[0], '--input',
                                                 str(tmp_path / args[1]), '--output', str(tmp_path / 'out'),
                                                 '--device', 'cpu'])

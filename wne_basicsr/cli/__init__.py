@@ -1,0 +1,1 @@
+"""Command-line tools, installed as ``wne-*`` commands (``scripts/*.py`` run the same ``main`` from a checkout)."""

@@ -1,0 +1,113 @@
+"""Model-free Δ analysis (METHOD.md §7): Δ = ‖y − x‖/s_y of training-style patches per σ, and the coverage table.
+
+    python scripts/delta_histogram.py                                   # Train400, 20,000 patches per σ
+    python scripts/delta_histogram.py -opt options/test/analysis/delta_histogram_paper.yml
+
+Writes <output_dir>/coverage.csv (paper Table 3: m(σ_test; σ_train) and the [q2.5, q97.5] Δ window per σ_train),
+delta_histogram.csv (bin counts per σ) and delta_histogram.{png,pdf} (histograms, KDEs and a line at √d).
+"""
+import argparse
+import csv
+import os
+import os.path as osp
+
+import numpy as np
+import torch
+
+import wne_basicsr  # noqa: F401  (compat patches + registration, before anything from basicsr)
+from wne_basicsr.data.noise import NOISE_TYPES, seeded_generator, unit_noise
+from wne_basicsr.evaluation.analysis import (
+    coverage_table,
+    delta,
+    delta_windows,
+    draw_patches,
+    patch_pool_from_options,
+)
+from wne_basicsr.evaluation.mismatch import merge_options
+from wne_basicsr.evaluation.plots import delta_histogram_figure, save_figure
+
+DEFAULTS = {'dataroot_gt': ['datasets/Train400'], 'color': 'gray', 'patch_size': 70, 'sigmas': [10, 20, 30, 40, 50],
+            'num_samples': 20000, 'per_image': 16, 'max_images': None, 'noise': 'gaussian', 'seed': 0,
+            'batch_size': 4096, 'bins': 40, 'output_dir': 'results/analysis/delta_histogram'}
+
+
+def parse_args(argv: list[str] | None = None) -> dict:
+    """Defaults, then the options file, then the flags given."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('-opt', help='options YAML (options/test/analysis/delta_histogram*.yml)')
+    parser.add_argument('--dataroot-gt', nargs='+', help='clean training folders or LMDBs (default datasets/Train400)')
+    parser.add_argument('--sigmas', nargs='+', type=float, help='σ values in 8-bit units (default 10 20 30 40 50)')
+    parser.add_argument('--num-samples', type=int, help='patches per σ (paper: 384000; default 20000)')
+    parser.add_argument('--patch-size', type=int, help='patch side P (default 70, so √d = 70)')
+    parser.add_argument('--per-image', type=int, help='random crops kept per image in the patch pool (default 16)')
+    parser.add_argument('--max-images', type=int, help='use this many random images of the folders')
+    parser.add_argument('--noise', choices=NOISE_TYPES, help='noise family (default gaussian)')
+    parser.add_argument('--seed', type=int, help='base seed (default 0)')
+    parser.add_argument('--output-dir', help='output folder (default results/analysis/delta_histogram)')
+    parser.add_argument('--threads', type=int, help='CPU threads for torch')
+    args = vars(parser.parse_args(argv))
+    path = args.pop('opt')
+    threads = args.pop('threads')
+    try:
+        opt = merge_options(DEFAULTS, path, args)
+    except ValueError as err:
+        parser.error(str(err))
+    if threads:
+        torch.set_num_threads(threads)
+    return opt
+
+
+def sample_deltas(opt: dict) -> dict[float, np.ndarray]:
+    """Δ samples per σ, from a seeded patch pool with seeded patch and noise draws."""
+    pool = patch_pool_from_options(opt, 'delta_histogram')
+    deltas = {}
+    for sigma in (float(s) for s in opt['sigmas']):
+        generator = seeded_generator(opt['seed'], 'delta', f'{sigma:.6f}')
+        chunks, remaining = [], int(opt['num_samples'])
+        while remaining > 0:
+            clean = draw_patches(pool, min(remaining, int(opt['batch_size'])), generator)
+            noisy = clean + sigma / 255.0 * unit_noise(opt['noise'], clean.shape, generator)
+            chunks.append(delta(clean, noisy).numpy())
+            remaining -= clean.shape[0]
+        deltas[sigma] = np.concatenate(chunks)
+    return deltas
+
+
+def write_outputs(deltas: dict[float, np.ndarray], opt: dict) -> str:
+    """Coverage table, histogram counts and the figure; returns the coverage CSV path."""
+    folder = opt['output_dir']
+    os.makedirs(folder, exist_ok=True)
+    dimension = int(opt['patch_size']) ** 2 * (1 if opt['color'] == 'gray' else 3)
+    order = sorted(deltas, reverse=True)
+    coverage, windows = coverage_table(deltas), delta_windows(deltas)
+    coverage_path = osp.join(folder, 'coverage.csv')
+    with open(coverage_path, 'w', newline='') as f:
+        writer = csv.writer(f)
+        writer.writerow(['sigma_train', *(f'm_sigma_test_{s:g}' for s in order), 'q2.5', 'q97.5'])
+        for train in order:
+            writer.writerow([f'{train:g}', *(coverage[train][test] for test in order), *windows[train]])
+    top = 1.05 * dimension ** 0.5
+    with open(osp.join(folder, 'delta_histogram.csv'), 'w', newline='') as f:
+        writer = csv.writer(f)
+        writer.writerow(['sigma_8bit', 'bin_lo', 'bin_hi', 'count'])
+        for sigma in order:
+            counts, edges = np.histogram(deltas[sigma], bins=int(opt['bins']), range=(0, top))
+            writer.writerows([f'{sigma:g}', lo, hi, n] for lo, hi, n in zip(edges[:-1], edges[1:], counts))
+    save_figure(delta_histogram_figure({s: deltas[s] for s in sorted(deltas)}, dimension, int(opt['bins'])),
+                osp.join(folder, 'delta_histogram'))
+    print('coverage m(σ_test; σ_train), rows σ_train, columns σ_test ' + ' '.join(f'{s:g}' for s in order))
+    for train in order:
+        cells = ' '.join(f'{coverage[train][test]:.3f}' for test in order)
+        print(f'  {train:>5g}: {cells}   window [{windows[train][0]:.2f}, {windows[train][1]:.2f}]')
+    return coverage_path
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Sample Δ per σ and write the coverage table, histogram counts and plots."""
+    opt = parse_args(argv)
+    path = write_outputs(sample_deltas(opt), opt)
+    print(f'→ {path} and {osp.join(opt["output_dir"], "delta_histogram")}.png / .pdf')
+
+
+if __name__ == '__main__':
+    main()
