@@ -45,6 +45,9 @@ setup(
         'wne-convert = wne_basicsr.cli.convert_reference_checkpoint:main',
         'wne-delta-histogram = wne_basicsr.cli.delta_histogram:main',
         'wne-normalized-residual = wne_basicsr.cli.normalized_residual:main',
+        'wne-adaptive-filters = wne_basicsr.cli.adaptive_filters:main',
+        'wne-compare-panels = wne_basicsr.cli.compare_panels:main',
+        'wne-shift-manipulation = wne_basicsr.cli.shift_manipulation:main',
     ]},
     license='Apache-2.0',
 )

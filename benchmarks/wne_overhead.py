@@ -2,8 +2,9 @@
 
     python benchmarks/wne_overhead.py [--device auto|cpu|cuda] [--threads N] [--only SwinIR-lite ...] [--json PATH]
 
-Baseline and variant run interleaved after warm-up (METHOD.md §5.4 passes); medians, their ratio and the median of the
-per-round ratios. Peak memory of a forward+backward step: a fresh process per model (CPU peak RSS, CUDA max allocated).
+Baseline and variant run interleaved after warm-up (docs/method.md §5.4 passes); medians, their ratio and the median of
+the per-round ratios. Peak memory of a forward+backward step: a fresh process per model (CPU peak RSS, CUDA max
+allocated).
 """
 from __future__ import annotations
 
@@ -84,7 +85,7 @@ def with_channels(options: dict, channels: int) -> dict:
 
 
 def train_step(net: nn.Module, x: torch.Tensor) -> None:
-    """Forward+backward as in METHOD.md §5.4: input cloned with requires_grad, loss = mean output, grads zeroed."""
+    """Forward+backward as in docs/method.md §5.4: input cloned with requires_grad, loss = mean output, grads zeroed."""
     net.train()
     inp = x.clone().requires_grad_(True)
     net(inp).mean().backward()

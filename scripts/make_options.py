@@ -1,4 +1,4 @@
-"""Write one training options file per experiment of the paper (METHOD.md §4.2) under options/train/<Backbone>/.
+"""Write one training options file per experiment of the paper (docs/method.md §4.2) under options/train/<Backbone>/.
 
     python scripts/make_options.py            # (re)write the files
     python scripts/make_options.py --check    # exit 1 if a file is missing or differs from what this script writes
@@ -43,7 +43,7 @@ def fmt(value: float) -> str:
 
 @dataclass(frozen=True)
 class Experiment:
-    """One training run: the paper's tag and the settings of its row in METHOD.md §4.2."""
+    """One training run: the paper's tag and the settings of its row in docs/method.md §4.2."""
 
     tag: str
     backbone: str                                   # DnCNN | FDnCNN | SwinIR | SwinIRM | Restormer
@@ -79,7 +79,7 @@ class Experiment:
         return f'options/train/{FOLDERS[self.backbone]}/{self.stem}.yml'
 
     def val_sigmas(self) -> list[float]:
-        """σ_train, or {clip(lo), (lo+hi)/2, clip(hi)} with clip to [5, 95] for a range (METHOD.md §4.1)."""
+        """σ_train, or {clip(lo), (lo+hi)/2, clip(hi)} with clip to [5, 95] for a range (docs/method.md §4.1)."""
         if not self.sigma_range:
             return [self.sigma]
         lo, hi = self.sigma_range
@@ -87,7 +87,7 @@ class Experiment:
 
 
 def experiments() -> list[Experiment]:
-    """Every row of METHOD.md §4.2, expanded over σ, plus WNE(SwinIR-M) at σ 25, gray and colour (not paper runs)."""
+    """Every row of docs/method.md §4.2, expanded over σ, plus WNE(SwinIR-M) at σ 25, gray and colour (extra)."""
     runs: list[Experiment] = []
     for s in (10, 25, 50):
         runs += [Experiment(f'b_dncnn_{s}', 'DnCNN', 'b', 'l1', False, sigma=s),
@@ -129,7 +129,7 @@ def experiments() -> list[Experiment]:
 
 
 def backbone_options(exp: Experiment) -> dict:
-    """The backbone's ``network_g`` arguments (METHOD.md §2)."""
+    """The backbone's ``network_g`` arguments (docs/method.md §2)."""
     c = exp.channels
     if exp.backbone == 'DnCNN':
         return {'type': 'DnCNN', 'num_in_ch': c, 'num_feat': 64, 'num_layers': 20}
@@ -218,10 +218,10 @@ def describe(exp: Experiment) -> str:
 def header(exp: Experiment) -> list[str]:
     """Comment lines: the paper tag, the summary, how to run it and where its data comes from."""
     if exp.paper:
-        first = f'Paper recipe {exp.tag} (METHOD.md §4.2): '
+        first = f'Paper recipe {exp.tag} (docs/method.md §4.2): '
     else:
         first = ('Not a paper run: SwinIR-M (SwinIR\'s own denoising size: embed 180, 6 RSTBs of depth 6, img_size '
-                 '128) with the SwinIR recipe of METHOD.md §4.2: ')
+                 '128) with the SwinIR recipe of docs/method.md §4.2: ')
     lines = textwrap.wrap(first + describe(exp), 118)
     batch = PATCH_BATCH[exp.backbone][1]
     lines += [
@@ -233,7 +233,7 @@ def header(exp: Experiment) -> list[str]:
     if exp.color == 'gray':
         lines.append('With only the bundled set: --force_yml datasets:train:dataroot_gt=datasets/Train400')
     if exp.soft_ne:
-        lines.append('train.soft_ne (DenoisingModel, METHOD.md §3.2): L = loss(f(alpha·y + mu), alpha·t + mu).')
+        lines.append('train.soft_ne (DenoisingModel, docs/method.md §3.2): L = loss(f(alpha·y + mu), alpha·t + mu).')
     return ['# ' + line for line in lines]
 
 
@@ -246,7 +246,7 @@ def render(exp: Experiment) -> str:
             'BSD400 (bundled as Train400) + DIV2K train/valid HR + Flickr2K + Waterloo Exploration: 8,694 images')
     data_note = ['    # ' + line for line in textwrap.wrap(
         f'{sets}, each picked uniformly; datasets/README.md says where to get them and how to make their LMDBs.', 112)]
-    noise_comment = '   # not re-centred (METHOD.md §3.1)' if exp.noise == 'rayleigh' else ''
+    noise_comment = '   # not re-centred (docs/method.md §3.1)' if exp.noise == 'rayleigh' else ''
     lines = [*header(exp),
              f'name: {exp.stem}', 'model_type: DenoisingModel', 'scale: 1', 'num_gpu: auto', 'manual_seed: 0', '',
              'datasets:', '  train:', f'    name: {exp.color}_train', '    type: NoisyImageDataset', *data_note,

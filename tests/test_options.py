@@ -21,7 +21,7 @@ from wne_basicsr.data.noise import NoiseSpec
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 OPTIONS = sorted(osp.relpath(p, REPO) for p in glob.glob(osp.join(REPO, 'options', '**', '*.yml'), recursive=True))
 SHORT_NAME = 'options/train_swinir_wne_s10.yml'
-# Published parameter counts (METHOD.md §2.5) by (backbone type, mode or size, channels).
+# Published parameter counts (docs/method.md §2.5) by (backbone type, mode or size, channels).
 PAPER_COUNTS = {('DnCNN', False, 1): 668_225, ('FDnCNN', 'ordinary', 1): 665_920, ('FDnCNN', 'scale_equiv', 1): 664_704,
                 ('FDnCNN', 'norm_equiv', 1): 664_704, ('SwinIR', 60, 1): 903_121, ('SwinIRDenoiser', 60, 3): 905_283,
                 ('Restormer', 'WithBias', 1): 26_124_052, ('Restormer', 'WithBias', 3): 26_126_644}
@@ -139,5 +139,5 @@ def get(opt: dict, path: str):
     ('Restormer/train_Restormer_s10', 'datasets:train:batch_size_per_gpu', 8),
 ])
 def test_recipe_details(path, key, expected):
-    """Spot checks of the deliberately asymmetric recipes of METHOD.md §4.2 (losses, steps, schedules, data)."""
+    """Spot checks of the deliberately asymmetric recipes of docs/method.md §4.2 (losses, steps, schedules, data)."""
     assert get(load(f'options/train/{path}.yml'), key) == expected

@@ -1,9 +1,12 @@
 """End to end: BasicSR's train pipeline through wne_basicsr/train.py, then --auto_resume and test.py."""
 import os
+import re
+import shutil
 import subprocess
 import sys
 
 import yaml
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -66,3 +69,55 @@ def test_train_validate_checkpoint_tensorboard_resume_and_test(tmp_path, make_im
     test_file.write_text(yaml.safe_dump(test_opt))
     log = run_entry('test.py', test_file, tmp_path)
     assert 'Validation tiny_sigma50' in log and '# psnr_float:' in log
+
+
+def test_exactly_total_iter_with_one_validation_per_step_and_matching_tensorboard_steps(tmp_path, make_images):
+    """7 images in batches of 2 leave a dropped remainder every epoch; the run still takes exactly total_iter steps."""
+    make_images(tmp_path / 'train', 7, (40, 40))
+    make_images(tmp_path / 'val', 2, (24, 20), seed=1)
+    opt = tiny_options(str(tmp_path / 'train'), str(tmp_path / 'val'), 10)
+    opt['val']['val_freq'] = 5
+    opt['logger'].update(print_freq=1, save_checkpoint_freq=100)
+    opt_file = tmp_path / 'tiny.yml'
+    opt_file.write_text(yaml.safe_dump(opt))
+    log = run_entry('train.py', opt_file, tmp_path)
+    assert [int(i) for i in re.findall(r'iter: +(\d+), lr', log)] == list(range(1, 11))
+    assert 'Iterations per epoch: 3' in log
+    assert log.count('Validation tiny_sigma10') == 2 and log.count('Validation tiny_sigma50') == 2
+    assert set(re.findall(r'Best: [-\d.]+ @ (\d+) iter', log)) <= {'5', '10'}
+    assert re.search(r'iter: +10, .*eta: 0:00:00', log) and 'eta: -' not in log
+    assert 'Multiple validation datasets' not in log
+    events = EventAccumulator(str(tmp_path / 'tb_logger' / 'tiny_wne'))
+    events.Reload()
+    assert [e.step for e in events.Scalars('metrics/tiny_sigma10/psnr_float')] == [5, 10]
+    assert [e.step for e in events.Scalars('losses/l_pix')] == list(range(1, 11))
+    models = tmp_path / 'experiments' / 'tiny_wne' / 'models'
+    assert sorted(p.name for p in models.iterdir()) == ['net_g_10.pth', 'net_g_latest.pth']
+    assert (tmp_path / 'experiments' / 'tiny_wne' / 'training_states' / '10.state').is_file()
+
+
+def test_missing_dataset_of_a_shipped_recipe_is_named_and_nothing_is_written(tmp_path):
+    """The paper's SwinIR recipe from an empty folder: its first missing root, where to get it, no folders left."""
+    env = {**os.environ, 'PYTHONWARNINGS': 'ignore', 'OMP_NUM_THREADS': '1'}
+    env.pop('WNE_BASICSR_ROOT', None)
+    result = subprocess.run([sys.executable, os.path.join(REPO, 'wne_basicsr', 'train.py'), '-opt',
+                             os.path.join(REPO, 'options', 'train_swinir_wne_s10.yml'), '--force_yml',
+                             'train:total_iter=2'], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith('train.py: error: datasets.train: ') and "'datasets/Train400' does not exist" in last
+    assert 'datasets/README.md' in last and 'Traceback' not in result.stderr
+    assert sorted(os.listdir(tmp_path)) == []  # no experiments/ or tb_logger/ folder
+
+
+def test_missing_paper_dataset_points_to_its_download(tmp_path):
+    (tmp_path / 'datasets' / 'Train400').mkdir(parents=True)
+    env = {**os.environ, 'PYTHONWARNINGS': 'ignore', 'OMP_NUM_THREADS': '1'}
+    shutil.copy(os.path.join(REPO, 'datasets', 'Train400', 'test_001.png'), tmp_path / 'datasets' / 'Train400')
+    result = subprocess.run([sys.executable, os.path.join(REPO, 'wne_basicsr', 'train.py'), '-opt',
+                             os.path.join(REPO, 'options', 'train_swinir_wne_s10.yml')], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=300)
+    last = result.stderr.strip().splitlines()[-1]
+    assert result.returncode != 0 and "'datasets/DIV2K/DIV2K_train_HR' does not exist" in last
+    assert 'python scripts/download_datasets.py --sets DIV2K' in last
+    assert sorted(os.listdir(tmp_path)) == ['datasets']

@@ -13,15 +13,9 @@ from __future__ import annotations
 
 import datetime
 import logging
-import os
 import os.path as osp
-import sys
 import time
-import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from logging.handlers import MemoryHandler
 
 import torch
 from basicsr.data import build_dataloader, build_dataset
@@ -32,82 +26,15 @@ from basicsr.train import init_tb_loggers
 from basicsr.utils import (
     AvgTimer,
     MessageLogger,
-    get_env_info,
-    get_root_logger,
-    get_time_str,
     make_exp_dirs,
     mkdir_and_rename,
 )
-from basicsr.utils.options import copy_opt_file, dict2str
+from basicsr.utils.options import copy_opt_file
 from torch.utils.data import DataLoader
 
 from wne_basicsr.compat import load_resume_state
-from wne_basicsr.option_checks import close_process_group, parse_checked_options, translate_local_rank
-
-LOG_FORMAT = '%(asctime)s %(levelname)s: %(message)s'  # BasicSR's
-# Errors whose message says everything (bad options, missing files): shown as one line, without a traceback.
-CLEAR_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, FileExistsError, NotADirectoryError)
-
-
-class StartupError(RuntimeError):
-    """A run that stopped before writing anything: bad options, missing data, a network that cannot be built."""
-
-
-@contextmanager
-def startup_checks() -> Iterator[None]:
-    """Turn any error of the block into a StartupError; an unexpected kind of error shows its traceback first."""
-    try:
-        yield
-    except StartupError:
-        raise
-    except Exception as err:
-        if not isinstance(err, CLEAR_ERRORS):
-            traceback.print_exc()
-        message = f'missing key {err}' if type(err) is KeyError else str(err)
-        raise StartupError(' '.join(message.split()) or type(err).__name__) from err
-
-
-class RunLog:
-    """BasicSR's ``basicsr`` logger: on the console from the start, in the run's log file once its folder exists.
-
-    Lines logged before the file is attached are kept in memory and written to it first.
-    """
-
-    def __init__(self, rank: int) -> None:
-        self.logger = get_root_logger()
-        if rank == 0:
-            self.logger.setLevel(logging.INFO)  # BasicSR sets the level only when it opens a log file
-        self.buffer = MemoryHandler(capacity=1 << 20, flushLevel=logging.CRITICAL + 1)
-        self.logger.addHandler(self.buffer)
-        self.file_handler: logging.FileHandler | None = None
-
-    def start_file(self, opt: dict, kind: str) -> None:
-        """On rank 0, log to ``<path.log>/<kind>_<name>_<time>.log`` from now on (the lines so far first), then log
-        the environment and the options, as BasicSR does."""
-        if opt['rank'] != 0:
-            self.close_buffer()
-            return
-        path = osp.join(opt['path']['log'], f'{kind}_{opt["name"]}_{get_time_str()}.log')
-        self.file_handler = logging.FileHandler(path, 'w')
-        self.file_handler.setFormatter(logging.Formatter(LOG_FORMAT))
-        self.file_handler.setLevel(logging.INFO)
-        self.buffer.setTarget(self.file_handler)
-        self.buffer.flush()
-        self.logger.addHandler(self.file_handler)
-        self.close_buffer()
-        self.logger.info(get_env_info())
-        self.logger.info(dict2str(opt))
-
-    def close_buffer(self) -> None:
-        self.logger.removeHandler(self.buffer)
-        self.buffer.close()
-
-    def close(self) -> None:
-        """Detach the buffer and the file (the logger is process-wide; a second run in one process gets its own)."""
-        self.close_buffer()
-        if self.file_handler is not None:
-            self.logger.removeHandler(self.file_handler)
-            self.file_handler.close()
+from wne_basicsr.option_checks import parse_checked_options
+from wne_basicsr.startup import CLEAR_ERRORS, RunLog, StartupError, prepared
 
 
 def build_named_dataset(key: str, dataset_opt: dict):
@@ -179,29 +106,48 @@ def make_prefetcher(opt: dict, loader: DataLoader):
     raise StartupError(f'datasets.train.prefetch_mode must be ~, cpu or cuda, got {mode!r}')
 
 
+@dataclass
+class PreparedRun:
+    """What a run needs once its options, data and model have passed the start-up checks (nothing written yet)."""
+
+    opt: dict
+    args: object
+    log: RunLog
+    model: object
+    loaders: TrainLoaders | list[DataLoader]
+    resume_state: dict | None = None
+    prefetcher: object = None
+
+
+def prepare_training(root_path: str) -> PreparedRun:
+    """Parse the training options (``sys.argv``), resume state, loaders, model and prefetcher; write nothing."""
+    log: list[RunLog] = []
+    with prepared(log):
+        opt, args = parse_checked_options(root_path, is_train=True)
+        opt['root_path'] = root_path
+        torch.backends.cudnn.benchmark = True
+        log.append(RunLog(opt['rank']))
+        resume_state = load_resume_state(opt)
+        loaders = create_train_loaders(opt, log[0].logger)
+        model = build_model(opt)
+        prefetcher = make_prefetcher(opt, loaders.train)
+    return PreparedRun(opt, args, log[0], model, loaders, resume_state, prefetcher)
+
+
 def train_pipeline(root_path: str) -> None:
     """Train as the options say: check everything, make the folders, then run exactly ``train.total_iter`` steps."""
-    log = None
+    run = prepare_training(root_path)
+    opt = run.opt
     try:
-        with startup_checks():
-            opt, args = parse_checked_options(root_path, is_train=True)
-            opt['root_path'] = root_path
-            torch.backends.cudnn.benchmark = True
-            log = RunLog(opt['rank'])
-            resume_state = load_resume_state(opt)
-            loaders = create_train_loaders(opt, log.logger)
-            model = build_model(opt)
-            prefetcher = make_prefetcher(opt, loaders.train)
-        if resume_state is None:
+        if run.resume_state is None:
             make_exp_dirs(opt)
             if opt['logger'].get('use_tb_logger') and 'debug' not in opt['name'] and opt['rank'] == 0:
                 mkdir_and_rename(osp.join(root_path, 'tb_logger', opt['name']))
-        copy_opt_file(args.opt, opt['path']['experiments_root'])
-        log.start_file(opt, 'train')
-        _train(opt, model, loaders, prefetcher, resume_state, init_tb_loggers(opt), log.logger)
+        copy_opt_file(run.args.opt, opt['path']['experiments_root'])
+        run.log.start_file(opt, 'train')
+        _train(opt, run.model, run.loaders, run.prefetcher, run.resume_state, init_tb_loggers(opt), run.log.logger)
     finally:
-        if log is not None:
-            log.close()
+        run.log.close()
 
 
 def _train(opt: dict, model, loaders: TrainLoaders, prefetcher, resume_state: dict | None, tb_logger,
@@ -262,38 +208,32 @@ def _validate(model, loaders: list[DataLoader], current_iter: int, tb_logger, va
         model.validation(loader, current_iter, tb_logger, val_opt['save_img'])
 
 
+def prepare_test(root_path: str) -> PreparedRun:
+    """Parse the test options (``sys.argv``), build every set's loader (in key order) and the model; write nothing."""
+    log: list[RunLog] = []
+    with prepared(log):
+        opt, args = parse_checked_options(root_path, is_train=False)
+        torch.backends.cudnn.benchmark = True
+        log.append(RunLog(opt['rank']))
+        loaders = []
+        for key, dataset_opt in sorted(opt['datasets'].items()):
+            dataset = build_named_dataset(key, dataset_opt)
+            loaders.append(build_dataloader(dataset, dataset_opt, num_gpu=opt['num_gpu'], dist=opt['dist'],
+                                            sampler=None, seed=opt['manual_seed']))
+            log[0].logger.info(f'Number of test images in {dataset_opt["name"]}: {len(dataset)}')
+        model = build_model(opt)
+    return PreparedRun(opt, args, log[0], model, loaders)
+
+
 def test_pipeline(root_path: str) -> None:
     """Test as BasicSR does (every set in key order), after checking the options, sets and model."""
-    log = None
+    run = prepare_test(root_path)
     try:
-        with startup_checks():
-            opt, _ = parse_checked_options(root_path, is_train=False)
-            torch.backends.cudnn.benchmark = True
-            log = RunLog(opt['rank'])
-            loaders = []
-            for key, dataset_opt in sorted(opt['datasets'].items()):
-                dataset = build_named_dataset(key, dataset_opt)
-                loaders.append(build_dataloader(dataset, dataset_opt, num_gpu=opt['num_gpu'], dist=opt['dist'],
-                                                sampler=None, seed=opt['manual_seed']))
-                log.logger.info(f'Number of test images in {dataset_opt["name"]}: {len(dataset)}')
-            model = build_model(opt)
-        make_exp_dirs(opt)
-        log.start_file(opt, 'test')
-        for loader in loaders:
-            log.logger.info(f'Testing {loader.dataset.opt["name"]}...')
-            model.validation(loader, current_iter=opt['name'], tb_logger=None, save_img=opt['val']['save_img'])
+        make_exp_dirs(run.opt)
+        run.log.start_file(run.opt, 'test')
+        for loader in run.loaders:
+            run.log.logger.info(f'Testing {loader.dataset.opt["name"]}...')
+            run.model.validation(loader, current_iter=run.opt['name'], tb_logger=None,
+                                 save_img=run.opt['val']['save_img'])
     finally:
-        if log is not None:
-            log.close()
-
-
-def run_entry_point(pipeline: Callable[[str], None]) -> None:
-    """Run ``pipeline`` under the working directory (or ``$WNE_BASICSR_ROOT``) as an entry point: a run that cannot
-    start exits with its one-line cause as the last line, writing nothing."""
-    sys.argv = translate_local_rank(sys.argv)
-    try:
-        pipeline(os.environ.get('WNE_BASICSR_ROOT', os.getcwd()))
-    except StartupError as err:
-        close_process_group(wait=False)
-        sys.exit(f'{osp.basename(sys.argv[0])}: error: {err}')
-    close_process_group()
+        run.log.close()

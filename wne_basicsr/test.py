@@ -13,7 +13,8 @@ if osp.abspath(sys.path[0]) == osp.dirname(osp.abspath(__file__)):
     sys.path[0] = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 import wne_basicsr  # noqa: E402,F401  (compat patches + registration; spawned workers re-run this import)
-from wne_basicsr.pipelines import run_entry_point, test_pipeline  # noqa: E402
+from wne_basicsr.pipelines import test_pipeline  # noqa: E402
+from wne_basicsr.startup import run_entry_point  # noqa: E402
 
 
 def main() -> None:

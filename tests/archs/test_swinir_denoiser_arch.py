@@ -21,7 +21,7 @@ RGB_MEAN = torch.tensor([0.4488, 0.4371, 0.4040]).view(1, 3, 1, 1)
 @pytest.mark.parametrize('arch, channels, expected', [
     (SwinIR, 1, 903_121), (SwinIRDenoiser, 1, 903_121), (SwinIR, 3, 905_283), (SwinIRDenoiser, 3, 905_283)])
 def test_lite_parameter_count(arch, channels, expected):
-    """SwinIR lite (METHOD.md §2.3) has the published parameter count, with or without zero mean."""
+    """SwinIR lite (docs/method.md §2.3) has the published parameter count, with or without zero mean."""
     assert sum(p.numel() for p in arch(in_chans=channels, **LITE).parameters()) == expected
 
 

@@ -58,6 +58,7 @@ def test_gray_8_and_16_bit_from_the_repo_root(tmp_path):
     result = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert '2/2' in result.stderr  # tqdm progress
+    assert result.stdout.strip().splitlines()[-1] == f'denoised 2 image(s) into {tmp_path / "out"}'
     a = cv2.imread(str(tmp_path / 'out' / 'a.png'), cv2.IMREAD_UNCHANGED)
     b = cv2.imread(str(tmp_path / 'out' / 'sub' / 'b.png'), cv2.IMREAD_UNCHANGED)
     assert a.dtype == np.uint8 and a.shape == (37, 50)

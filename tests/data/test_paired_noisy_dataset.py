@@ -111,5 +111,5 @@ def test_sidd_option_files_build_their_datasets_and_model(tmp_path):
     opt.update(num_gpu=0, is_train=True, dist=False)
     opt['path'].update(visualization=str(tmp_path), models=str(tmp_path), training_states=str(tmp_path))
     model = build_model(opt)
-    assert sum(p.numel() for p in model.net_g.parameters()) == 905_283  # SwinIR lite, rgb (METHOD.md §2.5)
+    assert sum(p.numel() for p in model.net_g.parameters()) == 905_283  # SwinIR lite, rgb (docs/method.md §2.5)
     assert model.get_current_learning_rate()[0] == pytest.approx(3e-4)

@@ -1,4 +1,4 @@
-"""Normalized-coordinate analysis (METHOD.md §7): Δ, Q, coverage, collapse score, patch sampling, the two scripts."""
+"""Normalized-coordinate analysis (docs/method.md §7): Δ, Q, coverage, collapse score, patch sampling, the scripts."""
 import wne_basicsr  # noqa: F401
 
 # isort: split

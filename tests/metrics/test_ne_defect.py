@@ -1,4 +1,4 @@
-"""NE defect (METHOD.md §5.3): exact for WNE, clearly non-zero for a biased DnCNN, the definition, the metric hook."""
+"""NE defect (docs/method.md §5.3): exact for WNE, clearly non-zero for a biased DnCNN, its definition, the metric."""
 import wne_basicsr  # noqa: F401
 
 # isort: split

@@ -1,4 +1,4 @@
-"""The iterative sampler (METHOD.md §6): stop rules, data consistency, seeding, and recovery under a Gaussian prior."""
+"""The iterative sampler (docs/method.md §6): stop rules, data consistency, seeding, recovery under a Gaussian prior."""
 import math
 
 import pytest

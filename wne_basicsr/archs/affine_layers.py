@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 
 class BiasFreeBatchNorm2d(nn.Module):
-    """Scale-only batch norm: x / (√var + eps) · weight, no mean subtraction and no bias (METHOD.md §2.1).
+    """Scale-only batch norm: x / (√var + eps) · weight, no mean subtraction and no bias (docs/method.md §2.1).
 
     Deliberately not a ``nn.BatchNorm2d`` subclass, so ``convert_sync_batchnorm`` never replaces it.
     """

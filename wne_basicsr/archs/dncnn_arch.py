@@ -30,7 +30,7 @@ class DnCNN(nn.Module):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        """Kaiming-normal convs with zero biases; BN weights ~ N(0, √(2/(9·64))) clamped to ±0.025 (METHOD.md §2.1)."""
+        """Kaiming-normal convs, zero biases; BN weights ~ N(0, √(2/(9·64))) clamped to ±0.025 (docs/method.md §2.1)."""
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, a=0, mode='fan_in')

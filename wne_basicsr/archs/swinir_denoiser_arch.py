@@ -1,4 +1,4 @@
-"""SwinIRDenoiser: BasicSR's own SwinIR with a zero-mean option for 3-channel inputs (METHOD.md §2.3b)."""
+"""SwinIRDenoiser: BasicSR's own SwinIR with a zero-mean option for 3-channel inputs (docs/method.md §2.3b)."""
 from __future__ import annotations
 
 import torch

@@ -1,7 +1,7 @@
 """WNE, WNEInput and ScaleEquivariant: wrappers that make any registered backbone (normalization/scale) equivariant.
 
 The wrapper normalizes each instance by its global statistics (float32, even under autocast), runs the backbone on the
-normalized image (reflect-padded to the backbone's window multiple), and maps the result back (METHOD.md §1).
+normalized image (reflect-padded to the backbone's window multiple), and maps the result back (docs/method.md §1).
 """
 from __future__ import annotations
 

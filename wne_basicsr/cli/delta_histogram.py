@@ -1,4 +1,4 @@
-"""Model-free Δ analysis (METHOD.md §7): Δ = ‖y − x‖/s_y of training-style patches per σ, and the coverage table.
+"""Model-free Δ analysis (docs/method.md §7): Δ = ‖y − x‖/s_y of training-style patches per σ, and the coverage table.
 
     python scripts/delta_histogram.py                                   # Train400, 20,000 patches per σ
     python scripts/delta_histogram.py -opt options/test/analysis/delta_histogram_paper.yml

@@ -136,6 +136,7 @@ def main(argv: list[str] | None = None) -> None:
             write_png(out_path, model.denoise(x.to(model.device), names=image), dtype)
     except (ValueError, KeyError, OSError) as err:
         sys.exit(f'denoise.py: error: {err}')
+    print(f'denoised {len(jobs)} image(s) into {osp.abspath(args.output)}')
 
 
 if __name__ == '__main__':

@@ -1,4 +1,4 @@
-"""Noise-mismatch sweep (METHOD.md §5.1–5.3) of trained models: a tidy CSV plus PSNR, SSIM and NE-defect plots.
+"""Noise-mismatch sweep (docs/method.md §5.1–5.3) of trained models: a tidy CSV plus PSNR, SSIM and NE-defect plots.
 
     python scripts/mismatch_curve.py -opt options/test/mismatch/quickstart_DnCNN_s25.yml
     python scripts/mismatch_curve.py --name mine --dataset Set12 datasets/Set12 --sigmas 10 25 50 --n-averages 2

@@ -1,4 +1,4 @@
-"""Model-based normalized-coordinate analysis (METHOD.md §7): Q against Δ for trained models, and the collapse score.
+"""Normalized-coordinate analysis of trained models (docs/method.md §7): Q against Δ, and the collapse score.
 
     python scripts/normalized_residual.py -opt options/test/analysis/normalized_residual_quickstart.yml
     python scripts/normalized_residual.py --name mine --num-batches 1 \\

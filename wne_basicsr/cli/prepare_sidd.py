@@ -1,4 +1,4 @@
-"""Cut SIDD-Medium sRGB pairs into blocks (METHOD.md §4.3) for PairedNoisyDataset: <output>/noisy and <output>/clean.
+"""Cut SIDD-Medium sRGB pairs into blocks (docs/method.md §4.3) for PairedNoisyDataset: <output>/{noisy,clean}.
 
     python scripts/prepare_sidd.py --input datasets/SIDD_Medium_Srgb/Data --output datasets/SIDD/train
     python scripts/prepare_sidd.py --val-mat ValidationNoisyBlocksSrgb.mat ValidationGtBlocksSrgb.mat \\

@@ -1,4 +1,4 @@
-"""Noise families with unit standard deviation, σ options in 8-bit units, and seeded draws (METHOD.md §3.1).
+"""Noise families with unit standard deviation, σ options in 8-bit units, and seeded draws (docs/method.md §3.1).
 
 y = x + (σ/255)·ε with ε i.i.d. of unit std. Gaussian, Laplace and uniform noise have zero mean. Rayleigh noise is
 deliberately **not re-centred**: it has unit std and mean +1.9131 (the paper's Rayleigh experiment depends on it).

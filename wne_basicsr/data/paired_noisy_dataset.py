@@ -1,4 +1,4 @@
-"""Real noisy/clean pairs (SIDD blocks, METHOD.md §4.3): BasicSR's pair matching, checked decoding, seeded crops."""
+"""Real noisy/clean pairs (SIDD blocks, docs/method.md §4.3): BasicSR's pairing, checked decoding, seeded crops."""
 from __future__ import annotations
 
 import os.path as osp
@@ -21,7 +21,7 @@ class PairedNoisyDataset(TrainingStream, PairedImageDataset):
     Pairing is BasicSR's (folders with ``filename_tmpl``, ``meta_info_file`` or LMDBs with equal keys), sorted by name.
     Unlike PairedImageDataset it decodes with the package's checks (corrupt files named, 16-bit scaled, transparency
     refused), offers ``color`` rgb (default) or gray, and in phase train takes a ``gt_size`` crop with h/v flips
-    (p 0.5 each) and rot90 k ∈ {0..3} from the training stream (``seed``: see TrainingStream), as METHOD.md §4.3.
+    (p 0.5 each) and rot90 k ∈ {0..3} from the training stream (``seed``: see TrainingStream), as docs/method.md §4.3.
     """
 
     default_color = 'rgb'

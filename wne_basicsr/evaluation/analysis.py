@@ -1,4 +1,4 @@
-"""Normalized-coordinate analysis (METHOD.md §7): Δ = ‖y − x‖₂/s_y, the score Q, σ coverage and the Q-vs-Δ collapse.
+"""Normalized-coordinate analysis (docs/method.md §7): Δ = ‖y − x‖₂/s_y, the score Q, σ coverage, Q-vs-Δ collapse.
 
 A patch y = x + n is normalized with the **noisy** input's mean μ_y and unbiased std s_y (floored at 1e-6):
 ỹ = (y − μ_y)/s_y, x̃ = (x − μ_y)/s_y, so Δ = ‖ỹ − x̃‖₂ lies in [0, ≈√d] for every σ.

@@ -1,4 +1,4 @@
-"""Noise-mismatch sweep (METHOD.md §5.1–5.3): models × test sets × σ grid → one tidy row per point, cached per point.
+"""Noise-mismatch sweep (docs/method.md §5.1–5.3): models × test sets × σ grid → a tidy row per point, cached.
 
 Each (image, σ) point stacks the seeded draws k = 0…n_averages−1 of ``eval_noisy`` into one batch, runs the network in
 eval mode on whole images (padded to its window multiple), clamps outputs to [0, 1] for PSNR and SSIM, and takes the

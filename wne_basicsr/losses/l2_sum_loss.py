@@ -1,4 +1,4 @@
-"""The paper's ``l2_sum`` loss, Σ(out − t)²/(2·B) (METHOD.md §3.2); ``l1`` and ``l2`` are BasicSR's L1Loss/MSELoss."""
+"""The paper's ``l2_sum`` loss Σ(out − t)²/(2·B) (docs/method.md §3.2); l1 and l2 are BasicSR's L1Loss/MSELoss."""
 from __future__ import annotations
 
 from basicsr.losses.basic_loss import mse_loss

@@ -1,4 +1,4 @@
-"""Soft-NE (METHOD.md §3.2): per sample α ~ U[alpha] and m ~ U[mu]; train on L = loss(f(α·y + m), α·t + m).
+"""Soft-NE (docs/method.md §3.2): per sample α ~ U[alpha] and m ~ U[mu]; train on L = loss(f(α·y + m), α·t + m).
 
 There is no 1/α² weighting and no inversion inside the loss; logged metrics use (out − m)/max(α, eps).
 """

@@ -1,4 +1,4 @@
-"""NE defect of a network (METHOD.md §5.3): how far f(a·y + b) is from a·f(y) + b over random affine draws."""
+"""NE defect of a network (docs/method.md §5.3): how far f(a·y + b) is from a·f(y) + b over random affine draws."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence

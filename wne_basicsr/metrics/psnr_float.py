@@ -1,4 +1,4 @@
-"""Float PSNR (METHOD.md §5.1): −10·log10(MSE) on [0, 1] tensors, no quantisation and no border crop."""
+"""Float PSNR (docs/method.md §5.1): −10·log10(MSE) on [0, 1] tensors, no quantisation and no border crop."""
 from __future__ import annotations
 
 import torch

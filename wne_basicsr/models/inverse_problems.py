@@ -1,4 +1,4 @@
-"""Measurement operators of the sampler's inverse problems as orthogonal projectors on B×C×H×W images (METHOD.md §6).
+"""The sampler's measurement operators as orthogonal projectors on B×C×H×W images (docs/method.md §6).
 
 Each problem measures x_c = P·x★ for an orthogonal projector P (self-adjoint, idempotent) onto the measured subspace;
 the sampler explores the complement (I − P). Masks act on every channel alike.

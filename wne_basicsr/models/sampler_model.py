@@ -1,7 +1,8 @@
 """SamplerModel: a trained denoiser as the prior of the Kadkhodaie–Simoncelli sampler for inverse problems (§6).
 
-``run_sampler`` is the algorithm (METHOD.md §6: coarse-to-fine ascent on the denoiser's implicit prior, constrained to
-the measurements by an orthogonal projector); ``SamplerModel`` runs it from a BasicSR test YAML and writes the outputs.
+``run_sampler`` is the algorithm (docs/method.md §6: coarse-to-fine ascent on the denoiser's implicit prior,
+constrained to the measurements by an orthogonal projector); ``SamplerModel`` runs it from a BasicSR test YAML and
+writes the outputs.
 """
 from __future__ import annotations
 

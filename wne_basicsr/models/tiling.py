@@ -3,7 +3,7 @@
 Options: top-level ``tile: {size: 256, overlap: 32}`` (``~`` or absent: whole images). Tiles of ``size``×``size``
 overlap by at least ``overlap`` pixels and are stitched crop-centre (each pixel comes from the tile in which it lies
 farthest from the border), so a network whose receptive-field radius is at most ``overlap / 2`` gives the untiled
-output. For WNE/WNEInput/ScaleEquivariant the statistics come from the whole image (METHOD.md §1.5).
+output. For WNE/WNEInput/ScaleEquivariant the statistics come from the whole image (docs/method.md §1.5).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Convert the paper's reference checkpoints into BasicSR checkpoints for our wrappers or backbones (METHOD.md §1.5).
+"""Convert the paper's reference checkpoints into BasicSR ones for our wrappers or backbones (docs/method.md §1.5).
 
 A reference checkpoint is ``{"model_state": state_dict}`` or a bare state dict of a wrapper-free backbone, keys
 prefixed ``model.``; Mohan et al.'s ``{"model": [state_dict], ...}`` and official Restormer ``{"params": ...}`` files
