@@ -83,6 +83,22 @@ def test_colour_16_bit_png_and_jpeg_tiled(tmp_path):
     assert np.abs(rgb - expected(net, str(tmp_path / 'c.png'), 'rgb')).max() < 1e-4
 
 
+
+def test_inference_dtype_and_channels_last_from_the_options_or_the_flags(tmp_path):
+    """bf16 from the options file changes the 16-bit output a little; --inference-dtype fp32 restores the exact one."""
+    opt, checkpoint, net = trained_files(tmp_path, 1)
+    options = yaml.safe_load(open(opt))
+    yaml.safe_dump({**options, 'inference_dtype': 'bf16', 'channels_last': True}, open(opt, 'w'))
+    cv2.imwrite(str(tmp_path / 'e.png'), noisy((40, 36), 65535, 4))
+    outputs = {}
+    for name, flags in (('bf16', []), ('fp32', ['--inference-dtype', 'fp32', '--no-channels-last'])):
+        denoise.main(['--opt', opt, '--checkpoint', checkpoint, '--input', str(tmp_path / 'e.png'), '--output',
+                      str(tmp_path / name), '--device', 'cpu', *flags])
+        outputs[name] = cv2.imread(str(tmp_path / name / 'e.png'), cv2.IMREAD_UNCHANGED)[..., None] / 65535
+    reference = expected(net, str(tmp_path / 'e.png'), 'gray')
+    assert np.abs(outputs['fp32'] - reference).max() < 1e-4
+    assert not np.array_equal(outputs['bf16'], outputs['fp32']) and np.abs(outputs['bf16'] - reference).max() < 2e-2
+
 @pytest.mark.parametrize('case, message', [
     ('missing checkpoint', 'path.pretrain_network_g: .*missing.pth: no such checkpoint file'),
     ('wrong channels', 'shapes differ'),

@@ -159,3 +159,25 @@ def test_command_line_runs_are_deterministic(sweep_opt, tmp_path):
     assert len(rows) == 2 * 3 * 3 and {r['dataset'] for r in rows} == {'SetA', 'SetB', 'SetC'}
     assert all(r['n_averages'] == '1' and r['ne_defect'] == 'nan' and r['ne_evaluations'] == '0' for r in rows)
     assert not (tmp_path / 'cache').exists()
+
+
+def test_inference_dtype_per_sweep_or_per_model_changes_quality_not_the_ne_defect(sweep_opt, forward_calls):
+    """bf16 points are computed apart from the fp32 ones (own cache keys); the NE defect is measured in fp32."""
+    fp32 = run_sweep(SweepConfig.from_opt(sweep_opt), progress=False)
+    forward_calls.clear()
+    models = {**sweep_opt['models'], 'WNE': {**sweep_opt['models']['WNE'], 'inference_dtype': 'fp32'}}
+    bf16 = run_sweep(SweepConfig.from_opt({**sweep_opt, 'models': models, 'inference_dtype': 'bf16',
+                                           'channels_last': True}), progress=False)
+    assert forward_calls and all(n in (1, 2) for n in forward_calls)  # only DnCNN was recomputed
+    for a, b in zip(fp32, bf16):
+        if a['model'] == 'WNE':
+            assert a == b
+        else:
+            assert a['psnr_float_db'] != b['psnr_float_db'] and abs(a['psnr_float_db'] - b['psnr_float_db']) < 0.5
+            assert a['ne_defect'] == b['ne_defect']
+
+
+def test_bad_inference_options_of_a_model_are_named(sweep_opt):
+    models = {**sweep_opt['models'], 'WNE': {**sweep_opt['models']['WNE'], 'inference_dtype': 'half'}}
+    with pytest.raises(ValueError, match=r'models.WNE.inference_dtype must be one of'):
+        SweepConfig.from_opt({**sweep_opt, 'models': models})

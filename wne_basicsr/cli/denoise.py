@@ -3,10 +3,11 @@
     python scripts/denoise.py --opt options/quickstart/train_DnCNN_WNE_s25.yml \\
         --checkpoint experiments/quickstart_DnCNN_WNE_s25/models/net_g_latest.pth --input noisy/ --output denoised/
 
---opt is a train or test options file: network_g, path.param_key_g (default params_ema, falling back to params) and
-tile are read from it. Images of any size, PNG/JPEG/TIFF/BMP/WebP, are read as gray or colour according to the
-network's input channels; each is written to --output as <name>.png (sub-folders kept), 16-bit when the input is
-16-bit, else 8-bit. --tile N [--overlap M] runs the network tile by tile with whole-image statistics (exact NE).
+--opt is a train or test options file: network_g, path.param_key_g (default params_ema, falling back to params), tile,
+inference_dtype, channels_last and compile are read from it (the flags of the same names override them). Images of
+any size, PNG/JPEG/TIFF/BMP/WebP, are read as gray or colour according to the network's input channels; each is
+written to --output as <name>.png (sub-folders kept), 16-bit when the input is 16-bit, else 8-bit. --tile N
+[--overlap M] runs the network tile by tile with whole-image statistics (exact NE).
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ import wne_basicsr  # noqa: F401  (compat patches + registration, before anythin
 from basicsr.utils import get_root_logger
 
 from wne_basicsr.data.image_io import IMAGE_EXTENSIONS, decode_image, list_images
+from wne_basicsr.inference.precision import PRECISIONS
 from wne_basicsr.models.denoising_model import DenoisingModel, input_channels
 from wne_basicsr.models.tiling import TileSpec
 
@@ -44,6 +46,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--tile', type=int, help='tile size in pixels (default: the options\' tile, else whole images)')
     parser.add_argument('--overlap', type=int, help='tile overlap in pixels (default: the options\' overlap, else 32)')
     parser.add_argument('--device', choices=('auto', 'cpu', 'cuda'), default='auto', help='default: cuda if present')
+    parser.add_argument('--inference-dtype', choices=PRECISIONS,
+                        help="autocast dtype (default: the options' inference_dtype, else fp32; auto: bf16 where the "
+                             'device computes it natively)')
+    parser.add_argument('--channels-last', action=argparse.BooleanOptionalAction, default=None,
+                        help="channels-last memory format (default: the options' channels_last)")
+    parser.add_argument('--compile', action=argparse.BooleanOptionalAction, default=None,
+                        help="torch.compile the backbone (default: the options' compile)")
     return parser.parse_args(argv)
 
 
@@ -76,6 +85,9 @@ def build_denoiser(args: argparse.Namespace) -> DenoisingModel:
         'name': opt.get('name', 'denoise'), 'model_type': 'DenoisingModel', 'scale': 1, 'is_train': False,
         'dist': False, 'rank': 0, 'world_size': 1, 'num_gpu': 1 if device == 'cuda' else 0,
         'network_g': opt['network_g'], 'tile': tile_option(args, opt), 'datasets': {},
+        'inference_dtype': args.inference_dtype or opt.get('inference_dtype', 'fp32'),
+        'channels_last': opt.get('channels_last', False) if args.channels_last is None else args.channels_last,
+        'compile': opt.get('compile') if args.compile is None else args.compile,
         'path': {'pretrain_network_g': args.checkpoint, 'strict_load_g': True,
                  'param_key_g': path_opt.get('param_key_g', 'params_ema')},
     }

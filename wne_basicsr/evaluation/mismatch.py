@@ -2,7 +2,8 @@
 
 Each (image, σ) point stacks the seeded draws k = 0…n_averages−1 of ``eval_noisy`` into one batch, runs the network in
 eval mode on whole images (padded to its window multiple), clamps outputs to [0, 1] for PSNR and SSIM, and takes the
-input PSNR from the unclamped noisy image. The NE defect uses K affine draws on noise draw 0 of each image.
+input PSNR from the unclamped noisy image. The NE defect uses K affine draws on noise draw 0 of each image, always in
+fp32 (whatever ``inference_dtype`` says), so that it measures the network and not the rounding.
 """
 from __future__ import annotations
 
@@ -27,6 +28,14 @@ from tqdm import tqdm
 
 from wne_basicsr.data.image_io import COLORS, ImageSource
 from wne_basicsr.data.noise import NOISE_TYPES, eval_noisy, seeded_generator
+from wne_basicsr.inference.precision import (
+    CompileSpec,
+    autocast,
+    batch_format,
+    dtype_name,
+    precision_dtype,
+    prepare_network,
+)
 from wne_basicsr.metrics.ne_defect import eval_mode, ne_defect, whole_image_forward
 from wne_basicsr.metrics.psnr_float import MIN_MSE
 
@@ -35,6 +44,7 @@ QUALITY_COLUMNS = ('input_psnr_db', 'psnr_float_db', 'psnr_uint8_db', 'ssim', 's
 CSV_COLUMNS = ('model', 'dataset', 'noise', 'sigma_8bit', 'sigma', 'sigma_train', 'is_train_sigma', 'n_averages',
                'num_images', *QUALITY_COLUMNS, 'ne_defect', 'ne_evaluations')
 SigmaTrain = float | tuple[float, float] | None
+INFERENCE_KEYS = ('inference_dtype', 'channels_last', 'compile')  # per sweep, or per model
 
 
 def sigma_grid(num: int = 20, lo: float = 5.0, hi: float = 100.0, extra: Iterable[float] = ()) -> list[float]:
@@ -101,15 +111,20 @@ class ModelSpec:
     checkpoint: str
     sigma_train: SigmaTrain = None
     param_key: str = 'params'
+    inference_dtype: str = 'fp32'
+    channels_last: bool = False
+    compile: CompileSpec | None = None
 
     @classmethod
-    def from_opt(cls, label: str, opt: Mapping) -> ModelSpec:
-        """From ``{options | network_g, checkpoint, sigma_train, param_key}``; σ_train defaults to the training σ."""
+    def from_opt(cls, label: str, opt: Mapping, defaults: Mapping | None = None) -> ModelSpec:
+        """From ``{options | network_g, checkpoint, sigma_train, param_key}`` and the inference options
+        (``inference_dtype``, ``channels_last``, ``compile``, else those of ``defaults``); σ_train defaults to the
+        training σ."""
         where = f'models.{label}'
-        unknown = set(opt) - {'options', 'network_g', 'checkpoint', 'sigma_train', 'param_key'}
+        unknown = set(opt) - {'options', 'network_g', 'checkpoint', 'sigma_train', 'param_key', *INFERENCE_KEYS}
         if unknown:
             raise ValueError(f'{where}: unknown keys {sorted(unknown)}; expected options or network_g, checkpoint, '
-                             'sigma_train, param_key')
+                             f'sigma_train, param_key, {", ".join(INFERENCE_KEYS)}')
         if bool(opt.get('options')) == bool(opt.get('network_g')):
             raise ValueError(f'{where}: give exactly one of "options" (a training options file) or "network_g"')
         train_opt = read_yaml(opt['options']) if opt.get('options') else {}
@@ -120,7 +135,14 @@ class ModelSpec:
             raise ValueError(f'{where}: option "checkpoint" (a BasicSR .pth file) is missing')
         sigma_train = (_sigma_train(opt['sigma_train'], f'{where}.sigma_train') if 'sigma_train' in opt
                        else training_sigma(train_opt))
-        return cls(str(label), dict(network_opt), str(opt['checkpoint']), sigma_train, opt.get('param_key', 'params'))
+        inference = {**(defaults or {}), **{k: opt[k] for k in INFERENCE_KEYS if k in opt}}
+        dtype = inference.get('inference_dtype') or 'fp32'
+        precision_dtype(dtype, f'{where}.inference_dtype')
+        channels_last = inference.get('channels_last', False)
+        if not isinstance(channels_last, bool):
+            raise ValueError(f'{where}.channels_last must be true or false, got {channels_last!r}')
+        return cls(str(label), dict(network_opt), str(opt['checkpoint']), sigma_train, opt.get('param_key', 'params'),
+                   dtype, channels_last, CompileSpec.from_opt(inference.get('compile'), f'{where}.compile'))
 
     @property
     def sigma_train_text(self) -> str:
@@ -243,7 +265,7 @@ class SweepConfig:
     def from_opt(cls, opt: Mapping) -> SweepConfig:
         """From sweep options: name, models {label: …}, datasets {name: …}, sigmas | sigma_grid, and the fields."""
         known = {'name', 'models', 'datasets', 'sigmas', 'sigma_grid', 'include_train_sigma', 'noise', 'n_averages',
-                 'seed', 'batch_size', 'device', 'ne_defect', 'cache_dir', 'output_dir'}
+                 'seed', 'batch_size', 'device', 'ne_defect', 'cache_dir', 'output_dir', *INFERENCE_KEYS}
         unknown = set(opt) - known
         if unknown:
             raise ValueError(f'sweep options: unknown keys {sorted(unknown)}; expected {sorted(known)}')
@@ -252,7 +274,8 @@ class SweepConfig:
         for key in ('models', 'datasets'):
             if not isinstance(opt.get(key) or {}, Mapping):
                 raise ValueError(f'sweep options: "{key}" must be a mapping of name → options, got {opt[key]!r}')
-        models = tuple(ModelSpec.from_opt(label, m or {}) for label, m in (opt.get('models') or {}).items())
+        inference = {k: opt[k] for k in INFERENCE_KEYS if k in opt}
+        models = tuple(ModelSpec.from_opt(label, m or {}, inference) for label, m in (opt.get('models') or {}).items())
         datasets = tuple(DatasetSpec.from_opt(name, d or {}) for name, d in (opt.get('datasets') or {}).items())
         if not models or not datasets:
             raise ValueError('sweep options: need at least one entry under "models" and one under "datasets"')
@@ -353,13 +376,18 @@ def ssim_255(out: Tensor, clean: Tensor) -> float:
 
 
 def evaluate_quality(net: nn.Module, images: list[tuple[str, Tensor]], noise: str, sigma: float, n_averages: int,
-                     seed: int = 0, batch_size: int = 8, device: torch.device | str = 'cpu') -> dict[str, float]:
-    """Input PSNR, float/uint8 PSNR, paper/uint8 SSIM at one σ: mean over draws k < ``n_averages``, then images."""
+                     seed: int = 0, batch_size: int = 8, device: torch.device | str = 'cpu',
+                     dtype: torch.dtype | None = None, channels_last: bool = False) -> dict[str, float]:
+    """Input PSNR, float/uint8 PSNR, paper/uint8 SSIM at one σ: mean over draws k < ``n_averages``, then images.
+
+    The network runs under autocast in ``dtype`` (None: fp32), on channels-last batches if asked.
+    """
     per_image = []
     for stem, clean in images:
         noisy = torch.stack([eval_noisy(clean, noise, sigma, stem, seed, k) for k in range(n_averages)])
-        out = torch.cat([whole_image_forward(net, chunk.to(device)).float().cpu()
-                         for chunk in noisy.split(batch_size)]).clamp(0, 1)
+        with autocast(device, dtype):
+            out = torch.cat([whole_image_forward(net, batch_format(chunk.to(device), channels_last)).float().cpu()
+                             for chunk in noisy.split(batch_size)]).clamp(0, 1)
         ref = clean.expand_as(noisy)
         psnr8, ssim8 = np.mean([uint8_metrics(o, clean) for o in out], axis=0)
         per_image.append([float(psnr_db(noisy, ref).mean()), float(psnr_db(out, ref).mean()), psnr8,
@@ -393,12 +421,15 @@ def run_sweep(config: SweepConfig, progress: bool = True) -> list[dict]:
             base = {'version': CACHE_VERSION, 'checkpoint_sha256': file_sha256(model.checkpoint),
                     'network_g': model.network_opt, 'param_key': model.param_key, 'noise': config.noise,
                     'seed': config.seed}
+            dtype = precision_dtype(model.inference_dtype, 'inference_dtype', device)
+            # fp32 quality points keep the keys they always had; the NE defect is measured in fp32 whatever the dtype
+            inference = {'inference_dtype': dtype_name(dtype)} if dtype is not None else {}
             net: nn.Module | None = None
             for dataset in config.datasets:
                 for sigma in config.sigmas:
                     bar.set_postfix_str(f'{model.label} | {dataset.name} | σ {sigma:g}')
                     point = {**base, 'dataset': dataset.identity(), 'sigma': sigma}
-                    quality_key = {**point, 'metric': 'quality', 'n_averages': config.n_averages}
+                    quality_key = {**point, 'metric': 'quality', 'n_averages': config.n_averages, **inference}
                     quality = cache.get(quality_key)
                     if config.ne_defect:
                         ne_key = {**point, 'metric': 'ne_defect', 'spec': config.ne_defect.identity()}
@@ -407,14 +438,16 @@ def run_sweep(config: SweepConfig, progress: bool = True) -> list[dict]:
                         ne = {'ne_defect': math.nan, 'ne_evaluations': 0}
                     if quality is None or ne is None:
                         if net is None:
-                            net = load_network(model, device)
+                            net = prepare_network(load_network(model, device), model.channels_last, model.compile,
+                                                  device)
                         if dataset.name not in loaded_sets:
                             loaded_sets[dataset.name] = dataset.load()
                         images = loaded_sets[dataset.name]
                     if quality is None:
                         with eval_mode(net):
                             quality = evaluate_quality(net, images, config.noise, sigma, config.n_averages,
-                                                       config.seed, config.batch_size, device)
+                                                       config.seed, config.batch_size, device, dtype,
+                                                       model.channels_last)
                         quality['num_images'] = len(images)
                         cache.put(quality_key, quality)
                     if ne is None:

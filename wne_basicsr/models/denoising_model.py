@@ -1,36 +1,34 @@
-"""DenoisingModel: BasicSR's SRModel for lq→gt denoising, CPU-capable DDP, validation on the bare network."""
+"""DenoisingModel: BasicSR's SRModel for lq→gt denoising, CPU-capable DDP, validation on the bare network, mixed
+precision, channels-last and compiled networks."""
 from __future__ import annotations
 
-import glob
-import os
 import os.path as osp
-import time
 from collections import OrderedDict
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from basicsr.metrics import calculate_metric
 from basicsr.models.sr_model import SRModel
 from basicsr.utils import get_root_logger, imwrite, tensor2img
-from basicsr.utils.dist_util import master_only
 from basicsr.utils.registry import DATASET_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
 from torch import Tensor, nn
 from torch.nn.parallel import DataParallel, DistributedDataParallel
 from tqdm import tqdm
 
+from wne_basicsr.inference.precision import (
+    CompileSpec,
+    autocast,
+    batch_format,
+    compile_errors_explained,
+    dtype_name,
+    precision_dtype,
+    prepare_network,
+)
+from wne_basicsr.models.checkpoint_io import CheckpointIO
 from wne_basicsr.models.tiling import TileSpec, run_network
 
 COLOR_CHANNELS = {'gray': 1, 'rgb': 3, 'y': 1}  # ours, plus BasicSR's `color: y` of PairedImageDataset
-PARTIAL_SUFFIX = '.partial'  # temporary checkpoint files: never matched as *.state or *.pth
-INFERENCE_DTYPES = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}  # autocast dtype of inference
-
-
-def inference_dtype(opt: dict) -> torch.dtype | None:
-    """Autocast dtype of option ``inference_dtype`` (fp32, the default: no autocast | bf16 | fp16)."""
-    name = opt.get('inference_dtype') or 'fp32'
-    if name not in INFERENCE_DTYPES:
-        raise ValueError(f'inference_dtype must be one of {sorted(INFERENCE_DTYPES)}, got {name!r}')
-    return INFERENCE_DTYPES[name]
 
 
 def input_channels(net: nn.Module) -> int | None:
@@ -39,12 +37,23 @@ def input_channels(net: nn.Module) -> int | None:
 
 
 @MODEL_REGISTRY.register()
-class DenoisingModel(SRModel):
-    """Trains a denoiser on (lq, gt) pairs and validates each ``val*`` set on the bare (or EMA) network."""
+class DenoisingModel(CheckpointIO, SRModel):
+    """Trains a denoiser on (lq, gt) pairs and validates each ``val*`` set on the bare (or EMA) network.
+
+    Options: ``train.amp`` (fp32 | bf16 | fp16 | auto: the training forward and loss under autocast, the loss reduced
+    in fp32; fp16 with a gradient scaler), ``inference_dtype`` (the same, for validation and testing),
+    ``channels_last`` (network and batches in channels-last memory format), ``compile`` (torch.compile of the
+    backbone), ``tile`` and ``sync_bn``. Checkpoints are the same whatever these options say.
+    """
 
     def __init__(self, opt: dict) -> None:
         TileSpec.from_opt(opt.get('tile'))  # a bad tile option fails at start-up, not at the first validation
-        self.autocast_dtype = inference_dtype(opt)
+        device = torch.device('cuda' if opt['num_gpu'] != 0 else 'cpu')
+        self.autocast_dtype = precision_dtype(opt.get('inference_dtype'), 'inference_dtype', device)
+        self.channels_last = opt.get('channels_last', False)
+        if not isinstance(self.channels_last, bool):
+            raise ValueError(f'channels_last must be true or false, got {self.channels_last!r}')
+        self.compile_spec = CompileSpec.from_opt(opt.get('compile'))
         for metric_opt in ((opt.get('val') or {}).get('metrics') or {}).values():
             # error metrics such as calculate_ne_defect say that lower is better; the YAML may still override it
             metric_opt.setdefault('better', getattr(METRIC_REGISTRY.get(metric_opt['type']), 'better', 'higher'))
@@ -65,11 +74,12 @@ class DenoisingModel(SRModel):
                                  f'backbone\'s input channels (num_in_ch / in_chans / inp_channels) or the color')
 
     def model_to_device(self, net: nn.Module) -> nn.Module:
-        """Move to the device; wrap in DDP (also on CPU, with no ``device_ids``) or DataParallel.
+        """Move to the device (channels-last and compiled per the options); wrap in DDP (also on CPU, with no
+        ``device_ids``) or DataParallel.
 
         Option ``sync_bn: true`` (DDP on CUDA) turns plain ``nn.BatchNorm*`` layers into SyncBatchNorm first.
         """
-        net = net.to(self.device)
+        net = prepare_network(net.to(self.device), self.channels_last, self.compile_spec, self.device)
         if self.opt['dist']:
             if self.opt.get('sync_bn'):
                 if self.device.type != 'cuda':
@@ -108,7 +118,7 @@ class DenoisingModel(SRModel):
         """Move a batch to the device, refusing NaN/Inf images (named by the batch's ``lq_path`` when present)."""
         names = data.get('lq_path')
         self.check_finite(data['lq'], 'lq', names)
-        self.lq = data['lq'].to(self.device)
+        self.lq = batch_format(data['lq'].to(self.device), self.channels_last)
         if 'gt' in data:
             self.check_finite(data['gt'], 'gt', data.get('gt_path', names))
             self.gt = data['gt'].to(self.device)
@@ -128,150 +138,56 @@ class DenoisingModel(SRModel):
         net = self.inference_network()
         was_training = net.training
         net.eval()
-        dtype = self.autocast_dtype
-        with torch.no_grad(), torch.autocast(x.device.type, dtype=dtype, enabled=dtype is not None):
-            out = run_network(net, x, tile)
+        with torch.no_grad(), autocast(x.device, self.autocast_dtype), compile_errors_explained():
+            out = run_network(net, batch_format(x, self.channels_last), tile)
         net.train(was_training)
         return out.float()
 
     def test(self) -> None:
         self.output = self.denoise(self.lq)
 
-    @master_only
-    def save_network(self, net: nn.Module | list[nn.Module], net_label: str, current_iter: int,
-                     param_key: str | list[str] = 'params') -> None:
-        """BasicSR's ``models/<label>_<iter>.pth`` ({param_key: CPU state dict}; -1 → latest), written atomically."""
-        nets = net if isinstance(net, list) else [net]
-        keys = param_key if isinstance(param_key, list) else [param_key]
-        if len(nets) != len(keys):
-            raise ValueError(f'save_network: {len(nets)} networks but {len(keys)} param keys')
-        save_dict = {}
-        for net_, key in zip(nets, keys):
-            state_dict = self.get_bare_model(net_).state_dict()
-            for name in list(state_dict):
-                state_dict[name.removeprefix('module.')] = state_dict.pop(name).cpu()
-            save_dict[key] = state_dict
-        label = 'latest' if current_iter == -1 else current_iter
-        self.atomic_save(save_dict, osp.join(self.opt['path']['models'], f'{net_label}_{label}.pth'))
-
-    @master_only
-    def save_training_state(self, epoch: int, current_iter: int) -> None:
-        """BasicSR's ``training_states/<iter>.state`` (epoch, iter, optimizer and scheduler states), atomically."""
-        folder = self.opt['path']['training_states']
-        if current_iter == -1:
-            self.remove_partial_files(folder)
-            return
-        state = {'epoch': epoch, 'iter': current_iter, 'optimizers': [o.state_dict() for o in self.optimizers],
-                 'schedulers': [s.state_dict() for s in self.schedulers]}
-        self.atomic_save(state, osp.join(folder, f'{current_iter}.state'))
-
-    @staticmethod
-    def remove_partial_files(folder: str) -> None:
-        """Delete the temporary files that a save killed before its rename left in ``folder``."""
-        for path in glob.glob(osp.join(glob.escape(folder), f'.*{PARTIAL_SUFFIX}')):
-            os.remove(path)
-
-    @classmethod
-    def atomic_save(cls, obj: object, path: str, retries: int = 3) -> None:
-        """``torch.save`` to a hidden ``.partial`` file beside ``path``, fsync, then rename over ``path``.
-
-        Readers see the old file or the complete new one; like BasicSR, failures are retried and then only logged.
-        """
-        folder, name = osp.split(path)
-        cls.remove_partial_files(folder)
-        tmp = osp.join(folder, f'.{name}.{os.getpid()}{PARTIAL_SUFFIX}')  # never ends in .state or .pth
-        for retry in range(retries - 1, -1, -1):
-            try:
-                with open(tmp, 'wb') as f:
-                    torch.save(obj, f)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, path)
-            except Exception as err:
-                get_root_logger().warning(f'Cannot save {path}: {err}; remaining retries: {retry}')
-                if osp.exists(tmp):
-                    os.remove(tmp)
-                if retry:
-                    time.sleep(1)
-            else:
-                if os.name == 'posix':  # make the rename itself durable
-                    dir_fd = os.open(folder or '.', os.O_RDONLY)
-                    try:
-                        os.fsync(dir_fd)
-                    finally:
-                        os.close(dir_fd)
-                return
-        get_root_logger().warning(f'Still cannot save {path}; the previous file, if any, is intact.')
-
-    def load_network(self, net: nn.Module, load_path: str, strict: bool = True,
-                     param_key: str | None = 'params') -> None:
-        """BasicSR's loading, with errors that name the option and file: missing, unreadable, wrong key or shapes."""
-        option = next((f'path.{k}' for k, v in self.opt['path'].items() if v == load_path), 'checkpoint')
-        where = f'{option}: {load_path}'
-        if not osp.isfile(load_path):
-            raise FileNotFoundError(f'{where}: no such checkpoint file')
-        try:
-            checkpoint = torch.load(load_path, map_location='cpu', weights_only=True)
-        except Exception as err:
-            raise ValueError(f'{where}: cannot read the checkpoint ({type(err).__name__}: {err})') from err
-        if not isinstance(checkpoint, dict):
-            raise ValueError(f'{where}: expected a dict of state dicts, got {type(checkpoint).__name__}')
-        if param_key is not None:
-            if param_key not in checkpoint and 'params' in checkpoint:
-                get_root_logger().info(f'Loading: {param_key} does not exist, use params.')
-                param_key = 'params'
-            if param_key not in checkpoint:
-                raise ValueError(f'{where}: no {param_key!r} entry (it holds {sorted(checkpoint)[:8]}); '
-                                 'set path.param_key_g to one of them')
-            checkpoint = checkpoint[param_key]
-        state = {k.removeprefix('module.'): v for k, v in checkpoint.items()}
-        net = self.get_bare_model(net)
-        get_root_logger().info(f'Loading {type(net).__name__} model from {load_path}, with param key: [{param_key}].')
-        self._print_different_keys_loading(net, state, strict)
-        if strict:
-            self._check_state_fits(net, state, where)
-        net.load_state_dict(state, strict=strict)
-
-    def _check_state_fits(self, net: nn.Module, state: dict, where: str) -> None:
-        """Raise a ValueError listing the missing, unexpected and differently shaped keys of ``state`` for ``net``."""
-        own = net.state_dict()
-        missing = sorted(set(own) - set(state))
-        unexpected = sorted(set(state) - set(own))
-        shapes = [f'{k}: checkpoint {tuple(getattr(state[k], "shape", ()))} vs network {tuple(own[k].shape)}'
-                  for k in sorted(set(own) & set(state)) if getattr(state[k], 'shape', None) != own[k].shape]
-        groups = {'missing from the checkpoint': missing, 'unexpected in the checkpoint': unexpected,
-                  'shapes differ': shapes}
-        parts = [f'{label} ({len(keys)}): {", ".join(keys[:6])}{", …" if len(keys) > 6 else ""}'
-                 for label, keys in groups.items() if keys]
-        if not parts:
-            return
-        raise ValueError(f'{where}: the checkpoint does not fit network_g (type {self.opt["network_g"]["type"]}): '
-                         + '; '.join(parts) + '. Check network_g (arch, channels, widths) or set strict_load_g: false')
-
     def init_training_settings(self) -> None:
-        """BasicSR's EMA, losses, optimizer and schedulers, plus the optional Soft-NE transform (``train.soft_ne``)."""
+        """BasicSR's EMA, losses, optimizer and schedulers, the Soft-NE transform (``train.soft_ne``) and the training
+        precision (``train.amp``)."""
         from wne_basicsr.losses.soft_ne_loss import SoftNE  # imported here: only training needs it
 
         super().init_training_settings()
         if self.cri_pix is None:
             raise ValueError('train.pixel_opt is required (e.g. {type: MSELoss}): DenoisingModel trains a pixel loss')
         self.soft_ne = SoftNE.from_opt(self.opt['train'].get('soft_ne'))
+        amp = self.opt['train'].get('amp')
+        self.train_dtype = precision_dtype(amp, 'train.amp', self.device)
+        self.grad_scaler = torch.amp.GradScaler(self.device.type) if self.train_dtype == torch.float16 else None
+        if hasattr(self, 'net_g_ema'):
+            prepare_network(self.net_g_ema, self.channels_last, self.compile_spec, self.device)
+        get_root_logger().info(f'Training precision {dtype_name(self.train_dtype)} (train.amp: {amp or "fp32"}), '
+                               f'inference {dtype_name(self.autocast_dtype)}, channels_last: {self.channels_last}, '
+                               f'compile: {self.compile_spec}')
 
     def optimize_parameters(self, current_iter: int) -> None:
-        """One step on loss(f(lq), gt), or with Soft-NE on loss(f(α·lq + m), α·gt + m); logs map the output back."""
+        """One step on loss(f(lq), gt), or with Soft-NE on loss(f(α·lq + m), α·gt + m); logs map the output back.
+
+        The forward runs under the ``train.amp`` autocast; the loss is computed in fp32 and must be finite.
+        """
         self.optimizer_g.zero_grad()
         lq, gt = self.lq, self.gt
         if self.soft_ne is not None:
             alpha, shift = self.soft_ne.draw(lq.shape[0], lq.device)
             lq, gt = self.soft_ne.apply(lq, alpha, shift), self.soft_ne.apply(gt, alpha, shift)
-        output = self.net_g(lq)
-        loss_dict = OrderedDict()
-        l_pix = self.cri_pix(output, gt)
-        loss_dict['l_pix'] = l_pix
-        l_pix.backward()
-        self.optimizer_g.step()
+        with autocast(self.device, self.train_dtype), compile_errors_explained():
+            output = self.net_g(lq)
+        l_pix = self.cri_pix(output.float(), gt.float())
+        self._check_finite_loss(l_pix, current_iter)
+        loss_dict = OrderedDict(l_pix=l_pix)
+        if self.grad_scaler is None:
+            l_pix.backward()
+            self.optimizer_g.step()
+        else:
+            self.grad_scaler.scale(l_pix).backward()
+            self.grad_scaler.step(self.optimizer_g)
+            self.grad_scaler.update()
         with torch.no_grad():
-            output = output.detach()
+            output = output.detach().float()
             self.output = output if self.soft_ne is None else self.soft_ne.invert(output, alpha, shift)
             reference = self.clean if self.clean is not None else self.gt
             mse = F.mse_loss(self.output.clamp(0, 1), reference).clamp_min(1e-10)
@@ -279,6 +195,18 @@ class DenoisingModel(SRModel):
         self.log_dict = self.reduce_loss_dict(loss_dict)
         if self.ema_decay > 0:
             self.model_ema(decay=self.ema_decay)
+
+    def _check_finite_loss(self, loss: Tensor, current_iter: int) -> None:
+        """Stop the run (every rank together) at the first NaN/Inf loss instead of training on garbage."""
+        finite = torch.isfinite(loss.detach()).float().reshape(1)
+        if self.opt['dist']:
+            dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+        if finite.item() < 1:
+            raise FloatingPointError(
+                f'iteration {current_iter}: the training loss is {loss.item()} (not finite) under train.amp: '
+                f'{dtype_name(self.train_dtype)}. Stopping rather than training on; the checkpoints saved so far are '
+                'intact (--auto_resume restarts from the last one). Lower train.optim_g.lr, or use train.amp: fp32 or '
+                'bf16 (fp16 overflows first).')
 
     def nondist_validation(self, dataloader, current_iter, tb_logger, save_img: bool) -> None:
         """Validate on one set: tensor metrics (float PSNR) on [0, 1] outputs, BasicSR metrics on uint8 images."""
