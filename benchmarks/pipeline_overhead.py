@@ -28,6 +28,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import wne_basicsr  # noqa: E402,F401  (compat patches and registration before anything from basicsr)
+import wne_basicsr.models  # noqa: E402,F401  (registers DenoisingModel)
 
 # isort: split
 from basicsr.archs import build_network  # noqa: E402
@@ -37,7 +38,7 @@ from basicsr.train import create_train_val_dataloader  # noqa: E402
 from basicsr.utils import AvgTimer, MessageLogger, get_root_logger  # noqa: E402
 
 from benchmarks.wne_overhead import cpu_name, print_table  # noqa: E402
-from wne_basicsr.evaluation.mismatch import read_yaml  # noqa: E402
+from wne_basicsr.evaluation.options import read_yaml  # noqa: E402
 
 BARE_LOSSES = {'L1Loss': F.l1_loss, 'MSELoss': F.mse_loss}
 

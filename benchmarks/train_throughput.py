@@ -25,6 +25,7 @@ sys.path.insert(0, REPO)  # run as a script from a clone
 import torch  # noqa: E402
 
 import wne_basicsr  # noqa: E402,F401  (compat patches and registration before anything from basicsr)
+import wne_basicsr.models  # noqa: E402,F401  (registers DenoisingModel)
 
 # isort: split
 from basicsr.models import build_model  # noqa: E402

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import wne_basicsr  # noqa: F401  (compat before basicsr)
+import wne_basicsr.models  # noqa: F401  (registers DenoisingModel and SamplerModel)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 

@@ -1,4 +1,5 @@
-"""Each compat patch: the failure it prevents does not happen."""
+"""Each compat patch: the failure it prevents does not happen, and it is not applied where that failure cannot
+happen."""
 import os
 import socket
 import subprocess
@@ -9,9 +10,10 @@ import torch
 import wne_basicsr  # noqa: F401
 
 # isort: split
-import basicsr.train
+import basicsr.utils.dist_util
 
 from wne_basicsr import compat
+from wne_basicsr.resume import load_resume_state
 
 
 def run_python(code: str, **env) -> subprocess.CompletedProcess:
@@ -49,18 +51,50 @@ def make_opt(tmp_path, auto_resume: bool) -> dict:
 
 
 def test_auto_resume_loads_newest_complete_state_on_cpu(tmp_path):
-    # Without the patch, states are looked up relative to the CWD and mapped onto CUDA.
-    assert basicsr.train.load_resume_state is compat.load_resume_state
+    # BasicSR's load_resume_state looks states up relative to the CWD and maps them onto CUDA; ours is used instead.
     opt = make_opt(tmp_path, auto_resume=True)
     for it in (2, 10):
         torch.save({'iter': it, 'epoch': 0, 'optimizers': [], 'schedulers': [], 'w': torch.ones(2)},
                    tmp_path / 'training_states' / f'{it}.state')
     (tmp_path / 'training_states' / '12.state').write_bytes(b'truncated by a crash')
-    state = basicsr.train.load_resume_state(opt)
+    state = load_resume_state(opt)
     assert state['iter'] == 10 and state['w'].device.type == 'cpu'
     assert opt['path']['resume_state'].endswith('10.state')
     assert opt['path']['pretrain_network_g'].endswith('net_g_10.pth')
 
 
 def test_no_state_means_fresh_start(tmp_path):
-    assert basicsr.train.load_resume_state(make_opt(tmp_path, auto_resume=True)) is None
+    assert load_resume_state(make_opt(tmp_path, auto_resume=True)) is None
+
+
+def test_functional_tensor_alias_is_left_alone_where_torchvision_has_the_module(monkeypatch):
+    existing = type(sys)('torchvision.transforms.functional_tensor')
+    monkeypatch.setitem(sys.modules, 'torchvision.transforms.functional_tensor', existing)
+    assert compat._alias_functional_tensor() is False
+    assert sys.modules['torchvision.transforms.functional_tensor'] is existing
+
+
+def test_dist_patch_only_on_hosts_without_gpus(monkeypatch):
+    original = object()
+    monkeypatch.setattr(basicsr.utils.dist_util, '_init_dist_pytorch', original)
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    assert compat._patch_cpu_only_dist() is False
+    assert basicsr.utils.dist_util._init_dist_pytorch is original  # GPU hosts keep BasicSR's device selection
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    assert compat._patch_cpu_only_dist() is True
+    assert basicsr.utils.dist_util._init_dist_pytorch is compat._init_dist_pytorch
+
+
+def test_import_has_no_process_wide_side_effects():
+    code = ('import os, wne_basicsr; from basicsr.utils.registry import Registry; '
+            'print(os.environ.get("THP_MEM_ALLOC_ENABLE"), getattr(Registry.get, "explains_unregistered", False))')
+    env = {k: v for k, v in os.environ.items() if k != 'THP_MEM_ALLOC_ENABLE'}
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120, env=env)
+    assert result.stdout.split() == ['None', 'False'], result.stderr
+
+
+def test_metrics_import_neither_models_nor_matplotlib():
+    code = ('import sys, wne_basicsr.metrics; '
+            'print(sorted(m for m in sys.modules if m.startswith(("wne_basicsr.models", "matplotlib"))))')
+    result = run_python(code)
+    assert result.stdout.strip() == '[]', result.stdout + result.stderr

@@ -15,7 +15,7 @@ import wne_basicsr  # noqa: F401
 # isort: split
 from basicsr.models import build_model
 
-from wne_basicsr import compat
+from wne_basicsr.resume import load_resume_state
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOTAL_ITER, FREQ = 16, 2
@@ -110,7 +110,7 @@ def test_save_interrupted_between_temp_write_and_rename_keeps_previous_state(tmp
     assert sorted(p.name for p in (tmp_path / 'training_states').iterdir()) == [partial.name, '4.state']
     assert torch.load(partial, weights_only=False)['iter'] == 8  # complete, but never taken for a state
 
-    state = compat.load_resume_state({**opt, 'path': dict(opt['path'])})
+    state = load_resume_state({**opt, 'path': dict(opt['path'])})
     assert state['iter'] == 4  # the newest complete state, with the matching weights
     resumed = torch.load(tmp_path / 'models' / 'net_g_4.pth')['params']
     assert all(torch.equal(resumed[k], saved[k]) for k in saved)

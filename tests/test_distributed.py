@@ -41,9 +41,13 @@ DRIVER = textwrap.dedent('''
     models = []
     build_model = wne_basicsr.pipelines.build_model
     wne_basicsr.pipelines.build_model = lambda opt: models.append(build_model(opt)) or models[-1]
+    from wne_basicsr.models.denoising_model import DenoisingModel
+    feed_data, batches = DenoisingModel.feed_data, []
+    DenoisingModel.feed_data = lambda self, data: batches.append(data['lq'].clone()) or feed_data(self, data)
     runpy.run_path(os.path.join({repo!r}, 'wne_basicsr', 'train.py'), run_name='__main__')
     net = models[0].get_bare_model(models[0].net_g)
     torch.save({{k: v.detach() for k, v in net.named_parameters()}}, os.path.join({out!r}, 'weights_rank%d.pth' % rank))
+    torch.save(batches, os.path.join({out!r}, 'batches_rank%d.pth' % rank))
 ''')
 
 
@@ -52,7 +56,7 @@ def tiny_options(train_root: str, val_root: str) -> dict:
     return {
         'name': 'tiny_wne', 'model_type': 'DenoisingModel', 'scale': 1, 'num_gpu': 0, 'manual_seed': 0,
         'datasets': {
-            'train': {'name': 'tiny_train', 'type': 'NoisyImageDataset', 'dataroot_gt': train_root,
+            'train': {'name': 'tiny_train', 'type': 'NoisyImageDataset', 'dataroot_gt': train_root, 'seed': 0,
                       'noise': {'type': 'gaussian', 'sigma': 25}, 'gt_size': 32, 'num_worker_per_gpu': 0,
                       'batch_size_per_gpu': 2, 'prefetch_mode': None},
             'val': {'name': 'tiny_sigma10', 'type': 'NoisyEvalDataset', 'dataroot_gt': val_root,
@@ -90,6 +94,11 @@ def test_torchrun_two_cpu_processes_train_identically_and_only_rank0_writes(tmp_
 
     w0, w1 = torch.load(tmp_path / 'weights_rank0.pth'), torch.load(tmp_path / 'weights_rank1.pth')
     assert w0.keys() == w1.keys() and all(torch.equal(w0[k], w1[k]) for k in w0)
+    b0, b1 = ([x for x in torch.load(tmp_path / f'batches_rank{r}.pth') if x.shape[0] == 2] for r in (0, 1))
+    assert len(b0) == len(b1) == 6  # exactly total_iter steps on each rank (one batch per epoch here)
+    assert not any(torch.equal(x, y) for x, y in zip(b0, b1))  # with `seed` set, the ranks still draw apart
+    # (validation batches of one image are left out above; only rank 0 validates)
+    assert len({x.sum().item() for x in b0}) == 6  # and every epoch draws anew
     exp0 = tmp_path / 'root_rank0' / 'experiments' / 'tiny_wne'
     latest = torch.load(exp0 / 'models' / 'net_g_latest.pth')['params']
     assert all(torch.equal(latest[k], w0[k]) for k in w0)  # the checkpoint holds the trained weights
@@ -140,6 +149,7 @@ def test_sync_bn_converts_only_plain_batchnorm():
 
 
 def test_sync_bn_on_cpu_is_refused_clearly():
-    fake = types.SimpleNamespace(opt={'dist': True, 'sync_bn': True, 'num_gpu': 0}, device=torch.device('cpu'))
+    fake = types.SimpleNamespace(opt={'dist': True, 'sync_bn': True, 'num_gpu': 0}, device=torch.device('cpu'),
+                                 channels_last=False, compile_spec=None)
     with pytest.raises(ValueError, match='sync_bn: true needs CUDA'):
         DenoisingModel.model_to_device(fake, nn.BatchNorm2d(4))

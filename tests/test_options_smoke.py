@@ -22,7 +22,9 @@ import wne_basicsr  # noqa: F401
 from basicsr.archs import build_network
 
 from wne_basicsr.cli import delta_histogram, mismatch_curve, normalized_residual
-from wne_basicsr.evaluation.mismatch import ModelSpec, SweepConfig, load_network, read_yaml
+from wne_basicsr.evaluation.networks import load_network
+from wne_basicsr.evaluation.options import read_yaml
+from wne_basicsr.evaluation.sweep_config import ModelSpec, SweepConfig
 from wne_basicsr.pipelines import prepare_test, prepare_training, train_pipeline
 from wne_basicsr.pipelines import test_pipeline as run_test_pipeline
 
@@ -33,7 +35,6 @@ TRAIN_PREFIXES = ('options/train/', 'options/quickstart/', 'options/repro_cpu/',
 TOOL_PREFIXES = {'options/test/mismatch/': 'sweep', 'options/test/sampler/': 'test',
                  'options/test/analysis/delta_histogram': 'delta_histogram',
                  'options/test/analysis/normalized_residual': 'normalized_residual'}
-IMAGE_SIZE = 72  # ≥ every gt_size of the options (70)
 RUN_ONE_ITERATION = ['datasets:train:batch_size_per_gpu=2', 'datasets:train:num_worker_per_gpu=0',
                      'datasets:train:gt_size=32', 'train:total_iter=1', 'logger:print_freq=1']
 
@@ -105,12 +106,15 @@ def first_of_each_kind() -> set[str]:
 
 
 RUNS = first_of_each_kind()
+# ≥ every patch size of the options (SwinIR-M trains on 128-pixel patches)
+IMAGE_SIZE = max((d or {}).get('gt_size') or 0 for p in OPTIONS for d in (load(p).get('datasets') or {}).values()) + 8
 
 
 @pytest.fixture(scope='session')
 def layout(tmp_path_factory) -> str:
-    """A working directory holding every dataset folder (two 72×72 colour PNGs, same names everywhere, so noisy/clean
-    pairs match), every checkpoint the options files name (freshly initialized networks) and options/ itself."""
+    """A working directory holding every dataset folder (two colour PNGs a bit larger than the largest patch, with
+    the same names everywhere, so noisy/clean pairs match), every checkpoint the options files name (freshly
+    initialized networks) and options/ itself."""
     root = tmp_path_factory.mktemp('layout')
     (root / 'options').symlink_to(osp.join(REPO, 'options'))  # sweeps name their models' training options
     rng = np.random.default_rng(0)

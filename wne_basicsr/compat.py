@@ -1,12 +1,13 @@
 """Make BasicSR 1.4.2 import and run on current torch/torchvision/numpy, on CPU too.
 
-Import this module before anything from ``basicsr`` (``import wne_basicsr`` does it first).
-Every patch is applied only where it is needed and says what breaks without it.
+Import this module before anything from ``basicsr`` (``import wne_basicsr`` does it first). Each patch is applied only
+where the failure it fixes would happen (a missing torchvision module, a host without GPUs) and says what breaks
+without it. The rest of BasicSR's trouble (CPU resume, list roots, the training loop) is fixed in our own entry
+points (``resume.py``, ``option_checks.py``, ``pipelines.py``), not by patching BasicSR.
 """
 from __future__ import annotations
 
 import os
-import os.path as osp
 import subprocess
 import sys
 import types
@@ -16,8 +17,8 @@ import torch.distributed as dist
 import torchvision.transforms.functional as tvf
 
 
-def _alias_functional_tensor() -> None:
-    """Provide ``torchvision.transforms.functional_tensor`` (removed in torchvision 0.17)."""
+def _alias_functional_tensor() -> bool:
+    """Provide ``torchvision.transforms.functional_tensor`` (removed in torchvision 0.17) where it is missing."""
     # Without it: `import basicsr` raises ModuleNotFoundError in basicsr/data/degradations.py.
     try:
         import torchvision.transforms.functional_tensor  # noqa: F401
@@ -25,6 +26,8 @@ def _alias_functional_tensor() -> None:
         module = types.ModuleType('torchvision.transforms.functional_tensor')
         module.rgb_to_grayscale = tvf.rgb_to_grayscale
         sys.modules['torchvision.transforms.functional_tensor'] = module
+        return True
+    return False
 
 
 def _init_dist_pytorch(backend: str = 'nccl', **kwargs) -> None:
@@ -53,50 +56,18 @@ def _init_dist_slurm(backend: str = 'nccl', port: int | None = None) -> None:
     dist.init_process_group(backend=os.environ.get('WNE_DIST_BACKEND', backend))
 
 
-def _list_states(state_dir: str) -> list[str]:
-    """Training-state files of ``state_dir``, newest iteration first."""
-    if not osp.isdir(state_dir):
-        return []
-    states = [f for f in os.listdir(state_dir) if f.endswith('.state') and f[:-6].isdigit()]
-    return [osp.join(state_dir, f) for f in sorted(states, key=lambda f: int(f[:-6]), reverse=True)]
-
-
-def load_resume_state(opt: dict) -> dict | None:
-    """Load the state to resume from: the newest complete one under ``--auto_resume``, on any device."""
-    from basicsr.utils import check_resume, get_root_logger
-
-    if opt['auto_resume']:
-        candidates = _list_states(opt['path']['training_states'])
-    else:
-        candidates = [opt['path']['resume_state']] if opt['path'].get('resume_state') else []
-    map_location = (f'cuda:{torch.cuda.current_device()}' if torch.cuda.is_available() and opt.get('num_gpu', 0) != 0
-                    else 'cpu')
-    for path in candidates:
-        try:
-            state = torch.load(path, map_location=map_location, weights_only=False)
-        except Exception as err:  # a state cut short by a crash: fall back to the previous one
-            if not opt['auto_resume']:
-                raise
-            get_root_logger().warning(f'Skipping unreadable training state {path}: {err}')
-            continue
-        opt['path']['resume_state'] = path
-        check_resume(opt, state['iter'])
-        return state
-    return None
-
-
-def _patch_basicsr() -> None:
-    """Replace the BasicSR functions that fail on CPU-only hosts."""
-    import basicsr.train
+def _patch_cpu_only_dist() -> bool:
+    """On a host without GPUs, replace BasicSR's process-group initializers; elsewhere leave them as they are."""
+    if torch.cuda.is_available():
+        return False
     import basicsr.utils.dist_util
 
     # Without it: `--launcher pytorch` dies with ZeroDivisionError on a host without GPUs.
     basicsr.utils.dist_util._init_dist_pytorch = _init_dist_pytorch
     # Without it: `--launcher slurm` on CPU-only nodes divides by torch.cuda.device_count() == 0 and asks for nccl.
     basicsr.utils.dist_util._init_dist_slurm = _init_dist_slurm
-    # Without it: resuming maps tensors to CUDA ("Found no NVIDIA driver") and looks for states relative to the CWD.
-    basicsr.train.load_resume_state = load_resume_state
+    return True
 
 
 _alias_functional_tensor()
-_patch_basicsr()
+_patch_cpu_only_dist()

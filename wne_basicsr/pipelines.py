@@ -32,9 +32,10 @@ from basicsr.utils import (
 from basicsr.utils.options import copy_opt_file
 from torch.utils.data import DataLoader
 
-from wne_basicsr.compat import load_resume_state
+import wne_basicsr.models  # noqa: F401  (registers DenoisingModel and SamplerModel)
 from wne_basicsr.option_checks import parse_checked_options
-from wne_basicsr.startup import CLEAR_ERRORS, RunLog, StartupError, prepared
+from wne_basicsr.resume import load_resume_state
+from wne_basicsr.startup import CLEAR_ERRORS, RunLog, StartupError, prepared, run_entry_point
 
 
 def build_named_dataset(key: str, dataset_opt: dict):
@@ -237,3 +238,13 @@ def test_pipeline(root_path: str) -> None:
                                  save_img=run.opt['val']['save_img'])
     finally:
         run.log.close()
+
+
+def train_main() -> None:
+    """``wne-train`` / ``python wne_basicsr/train.py``: the training pipeline as a command."""
+    run_entry_point(train_pipeline)
+
+
+def test_main() -> None:
+    """``wne-test`` / ``python wne_basicsr/test.py``: the test pipeline as a command."""
+    run_entry_point(test_pipeline)

@@ -14,6 +14,7 @@ from basicsr.utils import get_env_info, get_root_logger, get_time_str
 from basicsr.utils.options import dict2str
 
 from wne_basicsr.option_checks import close_process_group, translate_local_rank
+from wne_basicsr.registry_errors import explain_unregistered_types
 
 LOG_FORMAT = '%(asctime)s %(levelname)s: %(message)s'  # BasicSR's
 # Errors whose message says everything (bad options, missing files): shown as one line, without a traceback.
@@ -96,6 +97,7 @@ def prepared(log_holder: list) -> Iterator[None]:
 def run_entry_point(pipeline: Callable[[str], None]) -> None:
     """Run ``pipeline`` under the working directory (or ``$WNE_BASICSR_ROOT``) as an entry point: a run that cannot
     start exits with its one-line cause as the last line, writing nothing."""
+    prepare_process()
     sys.argv = translate_local_rank(sys.argv)
     try:
         pipeline(os.environ.get('WNE_BASICSR_ROOT', os.getcwd()))
@@ -103,3 +105,13 @@ def run_entry_point(pipeline: Callable[[str], None]) -> None:
         close_process_group(wait=False)
         sys.exit(f'{osp.basename(sys.argv[0])}: error: {err}')
     close_process_group()
+
+
+def prepare_process() -> None:
+    """What our commands do before any work, and ``import wne_basicsr`` does not: transparent huge pages for torch's
+    CPU allocator (unless ``THP_MEM_ALLOC_ENABLE`` is set; 0 opts out) and unknown option types that list the close
+    registered names."""
+    # Large CPU tensors on huge pages: whole-image inference page-faults far less (a 512×512 DnCNN forward took 1.1 s
+    # instead of 2.2 s on a 2-core machine). torch's allocator reads the variable at its first large allocation.
+    os.environ.setdefault('THP_MEM_ALLOC_ENABLE', '1')
+    explain_unregistered_types()

@@ -4,24 +4,14 @@ Also ``wne-train -opt X.yml`` once installed, ``torchrun --nproc_per_node=N wne_
 pytorch`` (gloo on CPU-only hosts) and ``python -m torch.distributed.launch`` (its ``--local-rank=N`` is translated).
 Outputs go under the working directory (``experiments/``, ``tb_logger/``), or under ``$WNE_BASICSR_ROOT`` if set.
 """
-from __future__ import annotations
-
 import os.path as osp
 import sys
 
-if osp.abspath(sys.path[0]) == osp.dirname(osp.abspath(__file__)):
-    # run as a script: import the package from the repository, not the modules beside this file
+if osp.abspath(sys.path[0]) == osp.dirname(osp.abspath(__file__)):  # as a script: the package, not its folder
     sys.path[0] = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
-import wne_basicsr  # noqa: E402,F401  (compat patches + registration; spawned workers re-run this import)
-from wne_basicsr.pipelines import train_pipeline  # noqa: E402
-from wne_basicsr.startup import run_entry_point  # noqa: E402
-
-
-def main() -> None:
-    """Run the train pipeline as a command."""
-    run_entry_point(train_pipeline)
-
+# compat patches and registration at module level: spawned DataLoader workers re-run these imports
+from wne_basicsr.pipelines import train_main as main  # noqa: E402
 
 if __name__ == '__main__':
     main()

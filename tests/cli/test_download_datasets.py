@@ -22,6 +22,7 @@ import pytest
 import scipy.io
 
 import wne_basicsr.cli.download_datasets as SCRIPT
+import wne_basicsr.data.archives as ARCHIVES
 import wne_basicsr.data.download as DOWNLOAD
 from wne_basicsr.data.catalog import CATALOG, CHECKS, downloadable
 
@@ -235,7 +236,7 @@ def test_no_network_is_a_one_line_message_and_a_failure(tmp_path, capsys, closed
 
 def test_a_rar_archive_without_a_rar_tool_names_what_to_install_and_keeps_the_download(tmp_path, server, capsys,
                                                                                         monkeypatch):
-    monkeypatch.setattr(DOWNLOAD.shutil, 'which', lambda name: None)
+    monkeypatch.setattr(ARCHIVES.shutil, 'which', lambda name: None)
     server.files['/database/WaterlooExploration/exploration_database_and_code.rar'] = b'Rar!\x1a\x07\x00 stand-in'
     assert run(['--sets', 'Waterloo', '--root', str(tmp_path), '--base-url', server.url]) == 1
     err = capsys.readouterr().err

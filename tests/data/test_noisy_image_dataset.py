@@ -97,3 +97,23 @@ def test_corrupt_image_is_named(tmp_path, make_images):
     with pytest.raises(ValueError, match='img001.png'):
         ds = build_dataset(options(str(tmp_path / 'bad')))
         ds[1]
+
+
+@pytest.mark.parametrize('seed', [None, 0])
+def test_ranks_epochs_and_resumed_passes_draw_their_own_samples(gray_folder, monkeypatch, seed):
+    """With or without `seed`: another rank, another epoch, or a pass resumed mid-epoch draws other patches and noise;
+    the same (rank, epoch, start iteration) draws the same ones."""
+    torch.manual_seed(0)
+
+    def first(rank: int, epoch: int = 0, iteration: int = 0) -> torch.Tensor:
+        monkeypatch.setattr(torch.distributed, 'is_initialized', lambda: True)
+        monkeypatch.setattr(torch.distributed, 'get_rank', lambda: rank)
+        dataset = build_dataset(options(gray_folder, seed=seed))
+        dataset.set_stream(epoch, iteration)
+        return dataset[0]['lq']
+
+    reference = first(0)
+    assert torch.equal(first(0), reference)
+    assert not torch.equal(first(1), reference)
+    assert not torch.equal(first(0, epoch=1, iteration=20), reference)
+    assert not torch.equal(first(0, epoch=0, iteration=4), reference)  # a resume at iteration 4 does not replay

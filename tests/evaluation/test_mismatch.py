@@ -14,8 +14,9 @@ from basicsr.archs import build_network
 
 from wne_basicsr.archs.dncnn_arch import DnCNN
 from wne_basicsr.cli import mismatch_curve
-from wne_basicsr.evaluation.mismatch import CSV_COLUMNS, SweepConfig, run_sweep, sigma_grid, write_csv
+from wne_basicsr.evaluation.mismatch import CSV_COLUMNS, run_sweep, write_mismatch_csv
 from wne_basicsr.evaluation.plots import model_lines, write_mismatch_plots
+from wne_basicsr.evaluation.sweep_config import SweepConfig, sigma_grid
 
 TINY = {'type': 'DnCNN', 'num_in_ch': 1, 'num_feat': 4, 'num_layers': 3}
 SIGMAS = [10, 50]  # plus σ_train 25: three σ values
@@ -88,7 +89,7 @@ def test_sweep_writes_tidy_csv_and_one_line_per_model(sweep_opt, tmp_path):
     config = SweepConfig.from_opt(sweep_opt)
     assert config.sigmas == (10, 25, 50) and config.models[1].sigma_train == 25  # σ_train read from the options
     rows = run_sweep(config, progress=False)
-    columns, saved = _read_csv(write_csv(rows, str(tmp_path / 'out' / 'mismatch.csv')))
+    columns, saved = _read_csv(write_mismatch_csv(rows, str(tmp_path / 'out' / 'mismatch.csv')))
     assert tuple(columns) == CSV_COLUMNS
     assert len(saved) == 2 * 2 * 3  # models × datasets × σ
     assert {(r['model'], r['dataset'], float(r['sigma_8bit'])) for r in saved} == {

@@ -7,7 +7,8 @@ import os.path as osp
 
 import pytest
 
-from wne_basicsr.evaluation.mismatch import SweepConfig, read_yaml
+from wne_basicsr.evaluation.options import read_yaml
+from wne_basicsr.evaluation.sweep_config import SweepConfig
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SWEEPS = sorted(glob.glob(osp.join(ROOT, 'options', 'test', 'mismatch', '*.yml')))

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from wne_basicsr.evaluation.mismatch import CSV_COLUMNS, write_csv
+from wne_basicsr.evaluation.mismatch import CSV_COLUMNS, write_mismatch_csv
 from wne_basicsr.evaluation.tables import (
     SAMPLER_COLUMNS,
     mismatch_table,
@@ -14,7 +14,7 @@ from wne_basicsr.evaluation.tables import (
     sampler_image_table,
     sampler_table,
 )
-from wne_basicsr.models.sampler_model import write_csv as write_rows
+from wne_basicsr.utils.csv_io import write_csv as write_rows
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -31,7 +31,7 @@ def csv_path(tmp_path):
     models = (('DnCNN', 20), ('WNE-DnCNN', 30))
     rows = [row(m, d, s, p + (1 if d == 'BSD68' else 0), 40 - s / 5) for d in ('Set12', 'BSD68')
             for m, base in models for s, p in ((5, base + 5), (25, base), (85.413, base - 5))]
-    return write_csv(rows, str(tmp_path / 'mismatch.csv'))
+    return write_mismatch_csv(rows, str(tmp_path / 'mismatch.csv'))
 
 
 def test_table_has_input_and_model_rows_at_the_asked_sigmas(csv_path):

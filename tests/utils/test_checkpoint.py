@@ -12,7 +12,8 @@ import wne_basicsr  # noqa: F401  (must come before anything from basicsr)
 from basicsr.archs import build_network
 from script_loader import load_script
 
-from wne_basicsr.utils.checkpoint import CheckpointError, convert_checkpoint, convert_state_dict
+from wne_basicsr.utils.arch_from_weights import CheckpointError
+from wne_basicsr.utils.checkpoint import convert_checkpoint, convert_state_dict
 
 released = load_script('tests/utils/reference_keys.py')  # key lists of released checkpoints, written out
 

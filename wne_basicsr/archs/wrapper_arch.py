@@ -36,9 +36,15 @@ def window_multiple(net: nn.Module) -> int:
     return max(sizes, default=1)
 
 
+def compute_dtype(x: Tensor) -> torch.dtype:
+    """The dtype of the wrappers' statistics and de-normalization: float32, or float64 for float64 inputs."""
+    return torch.promote_types(x.dtype, torch.float32)
+
+
 def instance_stats(x: Tensor, std_mode: str = 'unbiased') -> tuple[Tensor, Tensor]:
-    """Per-instance mean and std over C·H·W in float32, shaped B×1×1×1 (std = 0 for constant instances)."""
-    flat = x.float().flatten(1)
+    """Per-instance mean and std over C·H·W in float32 (float64 for float64 input), shaped B×1×1×1 (std = 0 for
+    constant instances)."""
+    flat = x.to(compute_dtype(x)).flatten(1)
     mean = flat.mean(dim=1)
     if flat.shape[1] > 1:
         std = flat.std(dim=1, correction=1 if std_mode == 'unbiased' else 0)
@@ -58,35 +64,36 @@ class _NormalizingWrapper(nn.Module):
     """Shared construction, validation and padded backbone call of the wrappers.
 
     ``forward`` is ``denormalize(run_backbone(z), x, stats)`` with ``z, stats = normalize(x)``; tiled inference
-    (``wne_basicsr.models.tiling``) runs the same three steps with the backbone tiled over z.
+    (``wne_basicsr.inference.forward``) runs the same three steps with the backbone tiled over z.
     """
 
     pads_internally = True  # statistics come from the unpadded input, so nobody may pad it outside
 
-    def __init__(self, backbone: dict, pred_mode: str = 'direct', std_mode: str = 'unbiased',
+    def __init__(self, backbone: dict | nn.Module, pred_mode: str = 'direct', std_mode: str = 'unbiased',
                  pad_multiple: int | None = None) -> None:
         super().__init__()
-        if not isinstance(backbone, dict) or 'type' not in backbone:
-            raise ValueError(f'{type(self).__name__}: option "backbone" must be a dict with a "type" key, '
-                             f'got {backbone!r}')
+        if not isinstance(backbone, nn.Module) and (not isinstance(backbone, dict) or 'type' not in backbone):
+            raise ValueError(f'{type(self).__name__}: backbone must be an nn.Module or an options dict with a "type" '
+                             f'key (any registered arch), got {backbone!r}')
         if pred_mode not in PRED_MODES:
             raise ValueError(f'{type(self).__name__}: pred_mode must be one of {PRED_MODES}, got {pred_mode!r}')
         if std_mode not in STD_MODES:
             raise ValueError(f'{type(self).__name__}: std_mode must be one of {STD_MODES}, got {std_mode!r}')
-        self.backbone = build_network(dict(backbone))
+        self.backbone = backbone if isinstance(backbone, nn.Module) else build_network(dict(backbone))
         self.pred_mode = pred_mode
         self.std_mode = std_mode
         self.pad_multiple = int(pad_multiple) if pad_multiple else window_multiple(self.backbone)
 
     def run_backbone(self, z: Tensor) -> Tensor:
-        """Backbone on normalized ``z`` (padded to the window multiple and cropped back), returned in float32."""
+        """Backbone on normalized ``z`` (padded to the window multiple and cropped back), returned in ``z``'s dtype."""
         padded, h, w = pad_to_multiple(z, self.pad_multiple)
-        return self.backbone(padded)[..., :h, :w].float()
+        return self.backbone(padded)[..., :h, :w].to(z.dtype)
 
     def normalize(self, x: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
-        """The backbone's float32 input z = (x − μ)/s for whole images ``x``, and the statistics (μ, s), in float32."""
+        """The backbone's input z = (x − μ)/s for whole images ``x`` and the statistics (μ, s), in float32 (float64
+        for float64 input)."""
         with torch.autocast(device_type=x.device.type, enabled=False):
-            xf = x.float()
+            xf = x.to(compute_dtype(x))
             mean, std = instance_stats(xf, self.std_mode)
             return (xf - mean) / _divisor(std), (mean, std)
 
@@ -109,7 +116,7 @@ class WNE(_NormalizingWrapper):
     def denormalize(self, g: Tensor, x: Tensor, stats: tuple[Tensor, ...]) -> Tensor:
         mean, std = stats
         with torch.autocast(device_type=x.device.type, enabled=False):
-            xf = x.float()
+            xf = x.to(compute_dtype(x))
             out = std * g + mean if self.pred_mode == 'direct' else xf - std * g
             return torch.where(std > 0, out, xf).to(x.dtype)
 
@@ -119,7 +126,7 @@ class WNEInput(_NormalizingWrapper):
     """Input-only normalization (the paper's WNE-I ablation): g((x−μ)/s) or x − g((x−μ)/s); G-invariant."""
 
     def denormalize(self, g: Tensor, x: Tensor, stats: tuple[Tensor, ...]) -> Tensor:
-        return (g if self.pred_mode == 'direct' else x.float() - g).to(x.dtype)
+        return (g if self.pred_mode == 'direct' else x.to(compute_dtype(x)) - g).to(x.dtype)
 
 
 @ARCH_REGISTRY.register()
@@ -128,13 +135,13 @@ class ScaleEquivariant(_NormalizingWrapper):
 
     def normalize(self, x: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
         with torch.autocast(device_type=x.device.type, enabled=False):
-            xf = x.float()
+            xf = x.to(compute_dtype(x))
             rms = xf.flatten(1).square().mean(dim=1).sqrt().view(-1, 1, 1, 1)
             return xf / _divisor(rms), (rms,)
 
     def denormalize(self, g: Tensor, x: Tensor, stats: tuple[Tensor, ...]) -> Tensor:
         (rms,) = stats
         with torch.autocast(device_type=x.device.type, enabled=False):
-            xf = x.float()
+            xf = x.to(compute_dtype(x))
             out = rms * g if self.pred_mode == 'direct' else xf - rms * g
             return torch.where(rms > 0, out, xf).to(x.dtype)

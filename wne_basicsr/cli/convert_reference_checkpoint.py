@@ -16,7 +16,9 @@ import wne_basicsr  # noqa: F401  (compat patches and registration before anythi
 # isort: split
 import yaml
 
-from wne_basicsr.utils.checkpoint import FDNCNN_MODES, WRAPPERS, CheckpointError, Conversion, convert_checkpoint
+from wne_basicsr.startup import prepare_process
+from wne_basicsr.utils.arch_from_weights import FDNCNN_MODES, CheckpointError
+from wne_basicsr.utils.checkpoint import WRAPPERS, Conversion, convert_checkpoint
 
 
 def report(conversion: Conversion) -> str:
@@ -33,6 +35,7 @@ def report(conversion: Conversion) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the conversion; return the exit status (2 with a message for a checkpoint that cannot be converted)."""
+    prepare_process()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('src', metavar='IN', help='reference checkpoint ({"model_state": ...}, Mohan et al.\'s '
                         '{"model": [...]}, official Restormer {"params": ...}, or a state dict)')

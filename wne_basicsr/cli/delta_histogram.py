@@ -12,10 +12,9 @@ import os
 import os.path as osp
 
 import numpy as np
-import torch
 
 import wne_basicsr  # noqa: F401  (compat patches + registration, before anything from basicsr)
-from wne_basicsr.data.noise import NOISE_TYPES, seeded_generator, unit_noise
+from wne_basicsr.data.noise import seeded_generator, unit_noise
 from wne_basicsr.evaluation.analysis import (
     coverage_table,
     delta,
@@ -23,7 +22,7 @@ from wne_basicsr.evaluation.analysis import (
     draw_patches,
     patch_pool_from_options,
 )
-from wne_basicsr.evaluation.mismatch import merge_options
+from wne_basicsr.evaluation.options import add_patch_flags, options_from_flags
 from wne_basicsr.evaluation.plots import delta_histogram_figure, save_figure
 
 DEFAULTS = {'dataroot_gt': ['datasets/Train400'], 'color': 'gray', 'patch_size': 70, 'sigmas': [10, 20, 30, 40, 50],
@@ -34,27 +33,11 @@ DEFAULTS = {'dataroot_gt': ['datasets/Train400'], 'color': 'gray', 'patch_size':
 def parse_args(argv: list[str] | None = None) -> dict:
     """Defaults, then the options file, then the flags given."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('-opt', help='options YAML (options/test/analysis/delta_histogram*.yml)')
-    parser.add_argument('--dataroot-gt', nargs='+', help='clean training folders or LMDBs (default datasets/Train400)')
-    parser.add_argument('--sigmas', nargs='+', type=float, help='σ values in 8-bit units (default 10 20 30 40 50)')
+    add_patch_flags(parser)
     parser.add_argument('--num-samples', type=int, help='patches per σ (paper: 384000; default 20000)')
-    parser.add_argument('--patch-size', type=int, help='patch side P (default 70, so √d = 70)')
     parser.add_argument('--per-image', type=int, help='random crops kept per image in the patch pool (default 16)')
     parser.add_argument('--max-images', type=int, help='use this many random images of the folders')
-    parser.add_argument('--noise', choices=NOISE_TYPES, help='noise family (default gaussian)')
-    parser.add_argument('--seed', type=int, help='base seed (default 0)')
-    parser.add_argument('--output-dir', help='output folder (default results/analysis/delta_histogram)')
-    parser.add_argument('--threads', type=int, help='CPU threads for torch')
-    args = vars(parser.parse_args(argv))
-    path = args.pop('opt')
-    threads = args.pop('threads')
-    try:
-        opt = merge_options(DEFAULTS, path, args)
-    except ValueError as err:
-        parser.error(str(err))
-    if threads:
-        torch.set_num_threads(threads)
-    return opt
+    return options_from_flags(parser, DEFAULTS, argv)[0]
 
 
 def sample_deltas(opt: dict) -> dict[float, np.ndarray]:

@@ -29,9 +29,10 @@ import wne_basicsr  # noqa: F401  (compat patches + registration, before anythin
 from basicsr.utils import get_root_logger
 
 from wne_basicsr.data.image_io import IMAGE_EXTENSIONS, decode_image, list_images
+from wne_basicsr.inference.forward import TileSpec
 from wne_basicsr.inference.precision import PRECISIONS
 from wne_basicsr.models.denoising_model import DenoisingModel, input_channels
-from wne_basicsr.models.tiling import TileSpec
+from wne_basicsr.startup import prepare_process
 
 CHANNEL_COLORS = {1: 'gray', 3: 'rgb'}
 
@@ -135,6 +136,7 @@ def write_png(path: str, out: torch.Tensor, dtype: np.dtype) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Denoise every input image; exit with a one-line error naming the file or option on bad input."""
+    prepare_process()
     args = parse_args(argv)
     try:
         jobs = output_paths(args.input, args.output)

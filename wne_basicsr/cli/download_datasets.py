@@ -30,8 +30,9 @@ import requests
 import wne_basicsr  # noqa: F401  (compat before basicsr)
 from wne_basicsr.cli.create_lmdb import create_lmdb
 from wne_basicsr.cli.prepare_sidd import SIDES, Output, cut_pairs, write_validation
+from wne_basicsr.data.archives import DownloadError, conflict
 from wne_basicsr.data.catalog import CATALOG, DatasetEntry, downloadable
-from wne_basicsr.data.download import STATE_DIR, DownloadError, Lock, conflict, obtain, state_path
+from wne_basicsr.data.download import STATE_DIR, Lock, obtain, state_path
 
 
 def has_files(path: str) -> bool:
@@ -103,9 +104,9 @@ def download_set(entry: DatasetEntry, root: str, session: requests.Session, lock
     if state in ('complete', 'present'):
         print(f'{entry.name}: {state}, skipped')
         return
-    problems = [problem for problem in (conflict(archive, root) for archive in entry.archives) if problem]
-    if problems:
-        raise DownloadError(problems[0])
+    problems = [conflict(archive, root, state_path(root, archive.file + '.done')) for archive in entry.archives]
+    if any(problems):
+        raise DownloadError(next(p for p in problems if p))
     for archive in entry.archives:
         obtain(session, archive, root, lock, base_url, retries)
     if entry.name in PREPARE:

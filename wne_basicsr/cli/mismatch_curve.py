@@ -16,8 +16,11 @@ import torch
 
 import wne_basicsr  # noqa: F401  (compat patches + registration, before anything from basicsr)
 from wne_basicsr.data.noise import NOISE_TYPES
-from wne_basicsr.evaluation.mismatch import SweepConfig, read_yaml, run_sweep, write_csv
+from wne_basicsr.evaluation.mismatch import run_sweep, write_mismatch_csv
+from wne_basicsr.evaluation.options import read_yaml
 from wne_basicsr.evaluation.plots import plot_stems, write_mismatch_plots
+from wne_basicsr.evaluation.sweep_config import SweepConfig
+from wne_basicsr.startup import prepare_process
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -78,6 +81,7 @@ def read_text(path: str) -> str | None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the sweep, write the CSV and the plots, and print where they are."""
+    prepare_process()
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -86,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = run_sweep(config, progress=not args.quiet)
     csv_path = osp.join(config.result_folder, 'mismatch.csv')
     previous = read_text(csv_path)
-    write_csv(rows, csv_path)
+    write_mismatch_csv(rows, csv_path)
     stems = plot_stems(rows)
     plotted = [osp.join(config.result_folder, f'{stem}.{ext}') for stem in stems for ext in ('png', 'pdf')]
     if previous == read_text(csv_path) and all(osp.isfile(p) for p in plotted):

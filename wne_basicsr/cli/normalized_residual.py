@@ -18,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 import wne_basicsr  # noqa: F401  (compat patches + registration, before anything from basicsr)
-from wne_basicsr.data.noise import NOISE_TYPES, seeded_generator, unit_noise
+from wne_basicsr.data.noise import seeded_generator, unit_noise
 from wne_basicsr.evaluation.analysis import (
     binned_q,
     collapse_score,
@@ -29,9 +29,12 @@ from wne_basicsr.evaluation.analysis import (
     q_score,
     snr,
 )
-from wne_basicsr.evaluation.mismatch import ModelSpec, load_network, merge_options, resolve_device
+from wne_basicsr.evaluation.networks import load_network, resolve_device
+from wne_basicsr.evaluation.options import add_patch_flags, options_from_flags
 from wne_basicsr.evaluation.plots import q_vs_delta_figure, save_figure
-from wne_basicsr.metrics.ne_defect import eval_mode, whole_image_forward
+from wne_basicsr.evaluation.sweep_config import ModelSpec
+from wne_basicsr.inference.forward import eval_mode, whole_image_forward
+from wne_basicsr.startup import prepare_process
 
 DEFAULTS = {'name': 'normalized_residual', 'models': {}, 'dataroot_gt': ['datasets/Train400'], 'color': 'gray',
             'patch_size': 70, 'batch_size': 128, 'num_batches': 2, 'sigmas': [10, 20, 30, 40, 50], 'per_image': 16,
@@ -42,34 +45,18 @@ DEFAULTS = {'name': 'normalized_residual', 'models': {}, 'dataroot_gt': ['datase
 def parse_args(argv: list[str] | None = None) -> dict:
     """Defaults, then the options file, then the flags given (``--model`` adds a model)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('-opt', help='options YAML (options/test/analysis/normalized_residual*.yml)')
+    add_patch_flags(parser)
     parser.add_argument('--name', help='run name: results go to <output_dir>/<name>')
     parser.add_argument('--model', nargs=3, action='append', default=[], metavar=('LABEL', 'OPTIONS', 'CHECKPOINT'),
                         help='add a model: a label, its training options file and its checkpoint; repeatable')
-    parser.add_argument('--dataroot-gt', nargs='+', help='clean training folders or LMDBs (default datasets/Train400)')
-    parser.add_argument('--sigmas', nargs='+', type=float, help='σ values in 8-bit units (default 10 20 30 40 50)')
-    parser.add_argument('--patch-size', type=int, help='patch side P (default 70)')
     parser.add_argument('--num-batches', type=int, help='batches of patches per σ (default 2)')
     parser.add_argument('--batch-size', type=int, help='patches per batch (default 128)')
-    parser.add_argument('--noise', choices=NOISE_TYPES, help='noise family (default gaussian)')
-    parser.add_argument('--seed', type=int, help='base seed (default 0)')
     parser.add_argument('--device', help='auto (default), cpu, cuda, …')
     parser.add_argument('--mask-windows', action='store_true', default=None,
                         help='plot each σ only inside its own [q2.5, q97.5] Δ window')
-    parser.add_argument('--output-dir', help='parent output folder (default results/analysis/normalized_residual)')
-    parser.add_argument('--threads', type=int, help='CPU threads for torch')
-    args = vars(parser.parse_args(argv))
-    path = args.pop('opt')
-    added = args.pop('model')
-    threads = args.pop('threads')
-    try:
-        opt = merge_options(DEFAULTS, path, args)
-    except ValueError as err:
-        parser.error(str(err))
-    opt['models'] = {**(opt.get('models') or {}),
-                     **{label: {'options': options, 'checkpoint': checkpoint} for label, options, checkpoint in added}}
-    if threads:
-        torch.set_num_threads(threads)
+    opt, flags = options_from_flags(parser, DEFAULTS, argv, extra=('model',))
+    opt['models'] = {**(opt.get('models') or {}), **{label: {'options': options, 'checkpoint': checkpoint}
+                                                     for label, options, checkpoint in flags['model']}}
     if not opt['models']:
         parser.error('no models: give -opt with a "models" mapping or --model LABEL OPTIONS CHECKPOINT')
     return opt
@@ -159,6 +146,7 @@ def write_outputs(results: dict[str, dict[float, dict[str, np.ndarray]]], opt: d
 
 def main(argv: list[str] | None = None) -> None:
     """Measure Δ, Q and SNR for every model and σ; write the CSVs and the figure."""
+    prepare_process()
     opt = parse_args(argv)
     folder = write_outputs(measure(opt), opt)
     print(f'→ {folder}/patches.csv, binned.csv, collapse.csv, q_vs_delta.png / .pdf')

@@ -6,7 +6,7 @@ import math
 import os.path as osp
 from collections.abc import Mapping, Sequence
 
-from wne_basicsr.models.sampler_model import summarize
+from wne_basicsr.sampling.summary import summarize
 
 COLUMNS = ('psnr_float_db', 'psnr_uint8_db', 'ssim', 'ssim_uint8', 'ne_defect')
 SAMPLER_COLUMNS = ('image', 'observed_psnr', 'one_pass_psnr', 'final_psnr', 'final_ssim', 'final_step', 'stop_reason')

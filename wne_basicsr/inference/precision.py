@@ -121,3 +121,15 @@ def compile_errors_explained() -> Iterator[None]:
             raise
         raise RuntimeError(f'torch.compile failed on this host ({type(err).__name__}: {str(err).splitlines()[0]}); '
                            'remove the compile option (or set compile: false) to run without it') from err
+
+
+@contextmanager
+def tf32_disabled() -> Iterator[None]:
+    """Turn TF32 off for CUDA matmuls and cuDNN convolutions; the previous settings are restored on exit."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved

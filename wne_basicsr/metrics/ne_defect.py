@@ -1,44 +1,15 @@
 """NE defect of a network (docs/method.md §5.3): how far f(a·y + b) is from a·f(y) + b over random affine draws."""
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import torch
 from basicsr.utils.registry import METRIC_REGISTRY
 from torch import Tensor, nn
 
 from wne_basicsr.data.noise import seeded_generator
-from wne_basicsr.models.tiling import padded_forward
-
-
-@contextmanager
-def tf32_disabled() -> Iterator[None]:
-    """Turn TF32 off for CUDA matmuls and cuDNN convolutions; the previous settings are restored on exit."""
-    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
-
-
-@contextmanager
-def eval_mode(net: nn.Module) -> Iterator[nn.Module]:
-    """Put ``net`` in eval mode for the block and restore its training flag afterwards."""
-    was_training = net.training
-    net.eval()
-    try:
-        yield net
-    finally:
-        net.train(was_training)
-
-
-def whole_image_forward(net: nn.Module, x: Tensor) -> Tensor:
-    """``net`` on whole images without gradients, reflect-padded to its window multiple and cropped back (§1.5)."""
-    with torch.no_grad():
-        return padded_forward(net, x)
+from wne_basicsr.inference.forward import eval_mode, whole_image_forward
+from wne_basicsr.inference.precision import tf32_disabled
 
 
 def ne_defect(net: nn.Module, x: Tensor, num_affine: int = 8, a_range: Sequence[float] = (0.5, 1.5),

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DataParallel, DistributedDataParallel
 from tqdm import tqdm
 
+from wne_basicsr.inference.forward import TileSpec, run_network
 from wne_basicsr.inference.precision import (
     CompileSpec,
     autocast,
@@ -26,7 +27,6 @@ from wne_basicsr.inference.precision import (
     prepare_network,
 )
 from wne_basicsr.models.checkpoint_io import CheckpointIO
-from wne_basicsr.models.tiling import TileSpec, run_network
 
 COLOR_CHANNELS = {'gray': 1, 'rgb': 3, 'y': 1}  # ours, plus BasicSR's `color: y` of PairedImageDataset
 
@@ -129,7 +129,7 @@ class DenoisingModel(CheckpointIO, SRModel):
         return self.net_g_ema if hasattr(self, 'net_g_ema') else self.get_bare_model(self.net_g)
 
     def denoise(self, x: Tensor, names: list[str] | str | None = None) -> Tensor:
-        """The inference network in eval mode on whole images ``x``, tiled per option ``tile`` (models/tiling.py).
+        """The inference network in eval mode on whole images ``x``, tiled per option ``tile`` (inference/forward.py).
 
         Option ``inference_dtype: bf16 | fp16`` runs it under autocast (wrapper statistics stay fp32); output is fp32.
         """

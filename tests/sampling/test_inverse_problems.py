@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from wne_basicsr.models.inverse_problems import (
+from wne_basicsr.sampling.inverse_problems import (
     DeblurProjector,
     build_projector,
     center_hole_mask,

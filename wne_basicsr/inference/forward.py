@@ -1,4 +1,5 @@
-"""Whole-image or tiled inference that keeps exact equivariance: wrappers normalize once, then the backbone is tiled.
+"""Whole-image forward passes (padded to the window multiple, or tiled) that keep exact equivariance: wrappers
+normalize once, then the backbone is tiled; plus eval mode and no-grad inference.
 
 Options: top-level ``tile: {size: 256, overlap: 32}`` (``~`` or absent: whole images). Tiles of ``size``×``size``
 overlap by at least ``overlap`` pixels and are stitched crop-centre (each pixel comes from the tile in which it lies
@@ -7,10 +8,12 @@ output. For WNE/WNEInput/ScaleEquivariant the statistics come from the whole ima
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+import torch
 from torch import Tensor, nn
 
 from wne_basicsr.archs.wrapper_arch import pad_to_multiple, window_multiple
@@ -102,3 +105,20 @@ def run_network(net: nn.Module, x: Tensor, tile: TileSpec | None = None) -> Tens
         z, stats = net.normalize(x)
         return net.denormalize(tiled_apply(net.run_backbone, z, tile), x, stats)
     return tiled_apply(lambda patch: padded_forward(net, patch), x, tile)
+
+
+@contextmanager
+def eval_mode(net: nn.Module) -> Iterator[nn.Module]:
+    """Put ``net`` in eval mode for the block and restore its training flag afterwards."""
+    was_training = net.training
+    net.eval()
+    try:
+        yield net
+    finally:
+        net.train(was_training)
+
+
+def whole_image_forward(net: nn.Module, x: Tensor) -> Tensor:
+    """``net`` on whole images without gradients, reflect-padded to its window multiple and cropped back (§1.5)."""
+    with torch.no_grad():
+        return padded_forward(net, x)

@@ -8,7 +8,7 @@ import wne_basicsr  # noqa: F401
 from basicsr.archs import build_network
 from basicsr.models import build_model
 
-from wne_basicsr.models.tiling import TileSpec, run_network, tile_starts, tiled_apply
+from wne_basicsr.inference.forward import TileSpec, run_network, tile_starts, tiled_apply
 
 SMALL_DNCNN = {'type': 'DnCNN', 'num_feat': 8, 'num_layers': 6}  # receptive-field radius 6 ≤ overlap / 2
 

@@ -1,0 +1,1 @@
+"""The iterative denoiser sampler: algorithm, measurement operators, summaries and figures."""
