@@ -94,7 +94,7 @@ def first_of_each_kind() -> set[str]:
     chosen, seen = set(), set()
     for path in sorted(OPTIONS, key=size_first):
         kind, opt = kind_of(path), load(path)
-        keys = [(kind,)]
+        keys = [(kind, opt.get('noise'))] if kind == 'sweep' else [(kind,)]  # a sweep per degradation
         if kind in ('train', 'test'):
             train_set, train_opt = opt['datasets'].get('train') or {}, opt.get('train') or {}
             keys = [(kind, network_key(opt['network_g'])), (kind, train_set.get('type')),
@@ -182,7 +182,8 @@ def check_test(path: str, root: str, monkeypatch) -> None:
 
 def check_sweep(path: str, root: str, tmp_path) -> None:
     if path in RUNS:
-        mismatch_curve.main(['-opt', osp.join(REPO, path), '--sigmas', '25', '--n-averages', '1', '--no-cache',
+        levels = ['--qualities', '50'] if load(path).get('noise') == 'jpeg' else ['--sigmas', '25']
+        mismatch_curve.main(['-opt', osp.join(REPO, path), *levels, '--n-averages', '1', '--no-cache',
                              '--no-ne-defect', '--output-dir', str(tmp_path), '--quiet'])
         assert glob.glob(str(tmp_path / '*' / 'mismatch.csv'))
         return

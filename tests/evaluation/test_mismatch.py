@@ -14,9 +14,10 @@ from basicsr.archs import build_network
 
 from wne_basicsr.archs.dncnn_arch import DnCNN
 from wne_basicsr.cli import mismatch_curve
-from wne_basicsr.evaluation.mismatch import CSV_COLUMNS, run_sweep, write_mismatch_csv
+from wne_basicsr.evaluation.mismatch import run_sweep
 from wne_basicsr.evaluation.plots import model_lines, write_mismatch_plots
 from wne_basicsr.evaluation.sweep_config import SweepConfig, sigma_grid
+from wne_basicsr.evaluation.sweep_outputs import CSV_COLUMNS, write_mismatch_csv
 
 TINY = {'type': 'DnCNN', 'num_in_ch': 1, 'num_feat': 4, 'num_layers': 3}
 SIGMAS = [10, 50]  # plus σ_train 25: three σ values
@@ -87,7 +88,7 @@ def test_default_sigma_grid_is_twenty_geometric_points_plus_sigma_train():
 
 def test_sweep_writes_tidy_csv_and_one_line_per_model(sweep_opt, tmp_path):
     config = SweepConfig.from_opt(sweep_opt)
-    assert config.sigmas == (10, 25, 50) and config.models[1].sigma_train == 25  # σ_train read from the options
+    assert config.levels == (10, 25, 50) and config.models[1].sigma_train == 25  # σ_train read from the options
     rows = run_sweep(config, progress=False)
     columns, saved = _read_csv(write_mismatch_csv(rows, str(tmp_path / 'out' / 'mismatch.csv')))
     assert tuple(columns) == CSV_COLUMNS
@@ -153,7 +154,7 @@ def test_command_line_runs_are_deterministic(sweep_opt, tmp_path):
         folder = tmp_path / run / 'tiny'
         assert sorted(p.name for p in folder.iterdir()) == sorted(
             [f'{stem}.{ext}' for stem in ('psnr_vs_input', 'ssim_vs_sigma') for ext in ('png', 'pdf')]
-            + ['mismatch.csv'])
+            + ['mismatch.csv', *(f'mismatch_wide_{name}.csv' for name in ('SetA', 'SetB', 'SetC'))])
         outputs.append((folder / 'mismatch.csv').read_text())
     assert outputs[0] == outputs[1]
     columns, rows = _read_csv(str(tmp_path / 'one' / 'tiny' / 'mismatch.csv'))
@@ -182,3 +183,33 @@ def test_bad_inference_options_of_a_model_are_named(sweep_opt):
     models = {**sweep_opt['models'], 'WNE': {**sweep_opt['models']['WNE'], 'inference_dtype': 'half'}}
     with pytest.raises(ValueError, match=r'models.WNE.inference_dtype must be one of'):
         SweepConfig.from_opt({**sweep_opt, 'models': models})
+
+
+def test_jpeg_sweep_rows_plots_and_cache_keys_by_quality(sweep_opt, forward_calls, tmp_path):
+    opt = {**sweep_opt, 'noise': 'jpeg', 'qualities': [20, 80], 'ne_defect': False}
+    del opt['sigmas']
+    config = SweepConfig.from_opt(opt)
+    assert config.levels == (20, 80) and config.n_averages == 1 and config.level_key == 'quality'
+    rows = run_sweep(config, progress=False)
+    assert len(rows) == 2 * 2 * 2 and {r['degradation'] for r in rows} == {'jpeg'}
+    assert {(r['quality'], r['sigma_8bit'], r['is_train_sigma']) for r in rows} == {(20, '', 0), (80, '', 0)}
+    by = {(r['model'], r['dataset'], r['quality']): r for r in rows}
+    assert by['WNE', 'SetA', 80]['input_psnr_db'] > by['WNE', 'SetA', 20]['input_psnr_db']
+    forward_calls.clear()
+    grown = run_sweep(SweepConfig.from_opt({**opt, 'qualities': [20, 50, 80]}), progress=False)
+    assert len(forward_calls) == 2 * 3  # only quality 50 is new: 2 models × 3 images, one copy each
+    assert [r for r in grown if r['quality'] != 50] == rows
+    figures = write_mismatch_plots(rows, str(tmp_path / 'plots'))
+    assert set(figures) == {'psnr_vs_input', 'ssim_vs_quality'}
+    assert figures['ssim_vs_quality'].axes[0].get_xlabel() == 'JPEG quality'
+    assert [t.get_text() for t in figures['psnr_vs_input'].axes[0].child_axes[0].get_xticklabels()] == ['20', '80']
+
+
+def test_jpeg_sweep_options_are_checked(sweep_opt):
+    with pytest.raises(ValueError, match='noise: jpeg takes "qualities"'):
+        SweepConfig.from_opt({**sweep_opt, 'noise': 'jpeg', 'qualities': [5]})
+    opt = {k: v for k, v in sweep_opt.items() if k != 'sigmas'}
+    with pytest.raises(ValueError, match=r'qualities\[1\] must be a JPEG quality'):
+        SweepConfig.from_opt({**opt, 'noise': 'jpeg', 'qualities': [5, 0]})
+    with pytest.raises(ValueError, match='"qualities" go with noise: jpeg'):
+        SweepConfig.from_opt({**opt, 'qualities': [5]})

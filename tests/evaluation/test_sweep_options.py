@@ -25,7 +25,7 @@ def test_quickstart_sweep_reads_the_quickstart_models():
     assert [d.name for d in config.datasets] == ['Set12', 'BSD68']
     assert config.models[1].network_opt['type'] == 'WNE' and all(m.sigma_train == 25 for m in config.models)
     assert config.models[1].checkpoint == 'experiments/quickstart_DnCNN_WNE_s25/models/net_g_latest.pth'
-    assert 25 in config.sigmas and 5 <= min(config.sigmas) and max(config.sigmas) == 100
+    assert 25 in config.levels and 5 <= min(config.levels) and max(config.levels) == 100
 
 
 @pytest.mark.parametrize('path', SWEEPS, ids=osp.basename)

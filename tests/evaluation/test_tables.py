@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from wne_basicsr.evaluation.mismatch import CSV_COLUMNS, write_mismatch_csv
+from wne_basicsr.evaluation.sweep_outputs import CSV_COLUMNS, write_mismatch_csv
 from wne_basicsr.evaluation.tables import (
     SAMPLER_COLUMNS,
     mismatch_table,

@@ -39,23 +39,33 @@ def unit_noise(noise_type: str, shape: tuple[int, ...] | torch.Size, generator: 
 
 @dataclass(frozen=True)
 class NoiseSpec:
-    """A noise family with a fixed σ or a σ range drawn uniformly per sample, σ in 8-bit units."""
+    """A noise family with a fixed σ or a σ range drawn uniformly per sample, σ in 8-bit units; or, for evaluation
+    sets only, JPEG at a ``quality`` (``{type: jpeg, quality: q}``)."""
 
     type: str = 'gaussian'
     sigma: float | None = None
     sigma_range: tuple[float, float] | None = None
+    quality: int | None = None
 
     @classmethod
     def from_opt(cls, opt: Mapping | None, where: str = 'noise') -> NoiseSpec:
         """Build from an options dict ``{type, sigma}`` or ``{type, sigma_range: [lo, hi]}``, validating it."""
         if not isinstance(opt, Mapping):
             raise ValueError(f'{where}: expected a dict like {{type: gaussian, sigma: 25}}, got {opt!r}')
-        unknown = set(opt) - {'type', 'sigma', 'sigma_range'}
+        unknown = set(opt) - {'type', 'sigma', 'sigma_range', 'quality'}
         if unknown:
-            raise ValueError(f'{where}: unknown keys {sorted(unknown)}; expected type, sigma or sigma_range')
+            raise ValueError(f'{where}: unknown keys {sorted(unknown)}; expected type, sigma or sigma_range (jpeg: '
+                             'quality)')
         noise_type = opt.get('type', 'gaussian')
+        if noise_type == 'jpeg':
+            if set(opt) - {'type', 'quality'}:
+                raise ValueError(f'{where}: jpeg takes only a quality ({{type: jpeg, quality: 85}}), no sigma')
+            return cls('jpeg', quality=check_quality(opt.get('quality'), f'{where}.quality'))
         if noise_type not in NOISE_TYPES:
-            raise ValueError(f'{where}.type: unknown noise type {noise_type!r}; expected one of {NOISE_TYPES}')
+            raise ValueError(f'{where}.type: unknown noise type {noise_type!r}; expected one of {NOISE_TYPES} '
+                             '(or jpeg, for evaluation sets)')
+        if 'quality' in opt:
+            raise ValueError(f'{where}.quality applies to type jpeg only')
         sigma, sigma_range = opt.get('sigma'), opt.get('sigma_range')
         if (sigma is None) == (sigma_range is None):
             raise ValueError(f'{where}: give exactly one of "sigma" (fixed) or "sigma_range" ([lo, hi]), 8-bit units')
@@ -85,11 +95,12 @@ class NoiseSpec:
             sigma = sigma.view(-1, 1, 1, 1)
         return clean + sigma / 255.0 * unit_noise(self.type, clean.shape, generator)
 
-    @property
-    def tag(self) -> str:
-        """Short text naming the family and σ, for logs and file names."""
-        level = f'{self.sigma:g}' if self.sigma is not None else f'{self.sigma_range[0]:g}-{self.sigma_range[1]:g}'
-        return f'{self.type}{level}'
+
+def check_quality(value: object, where: str) -> int:
+    """A JPEG quality: an integer in [1, 100]."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100:
+        raise ValueError(f'{where} must be a JPEG quality, an integer in [1, 100], got {value!r}')
+    return value
 
 
 def _number(value: object, where: str) -> float:

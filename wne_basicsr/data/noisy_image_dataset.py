@@ -6,7 +6,7 @@ import torch
 from basicsr.utils.registry import DATASET_REGISTRY
 
 from wne_basicsr.data.image_io import ImageSetDataset, to_tensor
-from wne_basicsr.data.noise import NoiseSpec, TrainingStream
+from wne_basicsr.data.noise import NOISE_TYPES, NoiseSpec, TrainingStream
 
 OBJECTIVES = ('supervised', 'n2n')
 
@@ -33,6 +33,9 @@ class NoisyImageDataset(TrainingStream, ImageSetDataset):
         if self.objective not in OBJECTIVES:
             raise ValueError(f'{where}: objective must be one of {OBJECTIVES}, got {self.objective!r}')
         self.noise = NoiseSpec.from_opt(opt.get('noise'), f'{where}: noise')
+        if self.noise.quality is not None:
+            raise ValueError(f'{where}: noise type jpeg is an evaluation-only degradation (NoisyEvalDataset, '
+                             f'mismatch sweeps); train on a noise family: {", ".join(NOISE_TYPES)}')
         self.gt_size = opt.get('gt_size')
         if not isinstance(self.gt_size, int) or self.gt_size < 1:
             raise ValueError(f'{where}: gt_size must be a positive integer (the patch size), got {self.gt_size!r}')

@@ -13,20 +13,26 @@ import os.path as osp
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from wne_basicsr.data.degradations import JPEG
 from wne_basicsr.evaluation.cache import CACHE_VERSION, ResultCache, file_sha256
 from wne_basicsr.evaluation.networks import load_network, resolve_device
-from wne_basicsr.evaluation.quality import QUALITY_COLUMNS, evaluate_ne_defect, evaluate_quality
-from wne_basicsr.evaluation.sweep_config import SweepConfig
+from wne_basicsr.evaluation.quality import evaluate_ne_defect, evaluate_quality
+from wne_basicsr.evaluation.sweep_config import ModelSpec, SweepConfig
 from wne_basicsr.inference.forward import eval_mode
 from wne_basicsr.inference.precision import dtype_name, precision_dtype, prepare_network
-from wne_basicsr.utils.csv_io import write_csv
 
-CSV_COLUMNS = ('model', 'dataset', 'noise', 'sigma_8bit', 'sigma', 'sigma_train', 'is_train_sigma', 'n_averages',
-               'num_images', *QUALITY_COLUMNS, 'ne_defect', 'ne_evaluations')
+
+def level_fields(config: SweepConfig, model: ModelSpec, level: float) -> dict:
+    """The columns that say what degraded the input: the noise family at σ (8-bit and [0, 1]), or the JPEG quality."""
+    if config.noise == JPEG:
+        return {'degradation': JPEG, 'noise': '', 'sigma_8bit': '', 'sigma': '', 'quality': int(level),
+                'is_train_sigma': 0}
+    return {'degradation': config.noise, 'noise': config.noise, 'sigma_8bit': level, 'sigma': level / 255.0,
+            'quality': '', 'is_train_sigma': int(model.is_train_sigma(level))}
 
 
 def run_sweep(config: SweepConfig, progress: bool = True) -> list[dict]:
-    """One row per (model, dataset, σ); cached points are read back, so only missing points load a network."""
+    """One row per (model, dataset, level); cached points are read back, so only missing points load a network."""
     missing = [f'{m.label}: {m.checkpoint}' for m in config.models if not osp.isfile(m.checkpoint)]
     if missing:
         raise FileNotFoundError('checkpoints not found (train the models first):\n  ' + '\n  '.join(missing))
@@ -34,7 +40,8 @@ def run_sweep(config: SweepConfig, progress: bool = True) -> list[dict]:
     device = resolve_device(config.device)
     loaded_sets: dict[str, list[tuple[str, Tensor]]] = {}
     rows = []
-    total = len(config.models) * len(config.datasets) * len(config.sigmas)
+    unit = 'q' if config.noise == JPEG else 'σ'
+    total = len(config.models) * len(config.datasets) * len(config.levels)
     with tqdm(total=total, desc=config.name, unit='point', disable=not progress) as bar:
         for model in config.models:
             base = {'version': CACHE_VERSION, 'checkpoint_sha256': file_sha256(model.checkpoint),
@@ -45,16 +52,14 @@ def run_sweep(config: SweepConfig, progress: bool = True) -> list[dict]:
             inference = {'inference_dtype': dtype_name(dtype)} if dtype is not None else {}
             net: nn.Module | None = None
             for dataset in config.datasets:
-                for sigma in config.sigmas:
-                    bar.set_postfix_str(f'{model.label} | {dataset.name} | σ {sigma:g}')
-                    point = {**base, 'dataset': dataset.identity(), 'sigma': sigma}
+                for level in config.levels:
+                    bar.set_postfix_str(f'{model.label} | {dataset.name} | {unit} {level:g}')
+                    point = {**base, 'dataset': dataset.identity(), 'quality' if unit == 'q' else 'sigma': level}
                     quality_key = {**point, 'metric': 'quality', 'n_averages': config.n_averages, **inference}
                     quality = cache.get(quality_key)
-                    if config.ne_defect:
-                        ne_key = {**point, 'metric': 'ne_defect', 'spec': config.ne_defect.identity()}
-                        ne = cache.get(ne_key)
-                    else:
-                        ne = {'ne_defect': math.nan, 'ne_evaluations': 0}
+                    ne_key = {**point, 'metric': 'ne_defect', 'spec': config.ne_defect.identity()} \
+                        if config.ne_defect else None
+                    ne = cache.get(ne_key) if ne_key else {'ne_defect': math.nan, 'ne_evaluations': 0}
                     if quality is None or ne is None:
                         if net is None:
                             net = prepare_network(load_network(model, device), model.channels_last, model.compile,
@@ -64,23 +69,17 @@ def run_sweep(config: SweepConfig, progress: bool = True) -> list[dict]:
                         images = loaded_sets[dataset.name]
                     if quality is None:
                         with eval_mode(net):
-                            quality = evaluate_quality(net, images, config.noise, sigma, config.n_averages,
+                            quality = evaluate_quality(net, images, config.noise, level, config.n_averages,
                                                        config.seed, config.batch_size, device, dtype,
                                                        model.channels_last)
                         quality['num_images'] = len(images)
                         cache.put(quality_key, quality)
                     if ne is None:
-                        ne = evaluate_ne_defect(net, images, config.noise, sigma, config.ne_defect, config.seed,
+                        ne = evaluate_ne_defect(net, images, config.noise, level, config.ne_defect, config.seed,
                                                 device)
                         cache.put(ne_key, ne)
-                    rows.append({'model': model.label, 'dataset': dataset.name, 'noise': config.noise,
-                                 'sigma_8bit': sigma, 'sigma': sigma / 255.0, 'sigma_train': model.sigma_train_text,
-                                 'is_train_sigma': int(model.is_train_sigma(sigma)), 'n_averages': config.n_averages,
-                                 **quality, **ne})
+                    rows.append({'model': model.label, 'dataset': dataset.name, **level_fields(config, model, level),
+                                 'sigma_train': model.sigma_train_text, 'n_averages': config.n_averages, **quality,
+                                 **ne})
                     bar.update(1)
     return rows
-
-
-def write_mismatch_csv(rows: list[dict], path: str) -> str:
-    """Write the tidy rows (columns ``CSV_COLUMNS``) to ``path``; return it."""
-    return write_csv(rows, path, CSV_COLUMNS)

@@ -49,20 +49,40 @@ def _mark_train_sigma(ax: Axes, points: list[dict], x_key: str, y_key: str, colo
         ax.axvspan(min(lo, hi), max(lo, hi), color=color, alpha=0.08, label='_sigma_train')
 
 
+def _jpeg(rows: list[dict]) -> bool:
+    return bool(rows) and rows[0].get('degradation') == 'jpeg'
+
+
+def _level(rows: list[dict]) -> str:
+    """The column of the degradation level: the JPEG quality, or σ."""
+    return 'quality' if _jpeg(rows) else 'sigma_8bit'
+
+
+def _label_qualities(ax: Axes, points: list[dict]) -> None:
+    """A top axis naming the JPEG quality of each input PSNR of the bottom axis."""
+    top = ax.secondary_xaxis('top')
+    top.set_xticks([p['input_psnr_db'] for p in points], [f'{int(p["quality"])}' for p in points], fontsize=7)
+    top.set_xlabel('JPEG quality', fontsize=8)
+
+
 def sweep_figure(rows: list[dict], x_key: str, y_key: str, xlabel: str, ylabel: str, log_y: bool = False,
                  identity: bool = False) -> Figure:
-    """``y_key`` against ``x_key``: a subplot per dataset, a line per model (points in σ order)."""
+    """``y_key`` against ``x_key``: a subplot per dataset, a line per model (points in level order)."""
     datasets, models = _unique([r['dataset'] for r in rows]), _unique([r['model'] for r in rows])
+    jpeg, level = _jpeg(rows), _level(rows)
     figure = Figure(figsize=(5.2 * len(datasets), 4.2), layout='constrained')
     axes = figure.subplots(1, len(datasets), squeeze=False)[0]
     for ax, dataset in zip(axes, datasets):
         subset = [r for r in rows if r['dataset'] == dataset]
         for index, model in enumerate(models):
-            points = sorted((r for r in subset if r['model'] == model), key=lambda r: r['sigma_8bit'])
+            points = sorted((r for r in subset if r['model'] == model), key=lambda r: float(r[level]))
             color = f'C{index % 10}'
             ax.plot([p[x_key] for p in points], [p[y_key] for p in points], marker='o', markersize=3, color=color,
                     label=model)
-            _mark_train_sigma(ax, points, x_key, y_key, color)
+            if not jpeg:
+                _mark_train_sigma(ax, points, x_key, y_key, color)
+        if jpeg and x_key == 'input_psnr_db':
+            _label_qualities(ax, points)
         if identity:
             xs = [r[x_key] for r in subset if math.isfinite(r[x_key])]
             ax.plot([min(xs), max(xs)], [min(xs), max(xs)], color='0.5', linestyle=':', linewidth=1,
@@ -74,7 +94,7 @@ def sweep_figure(rows: list[dict], x_key: str, y_key: str, xlabel: str, ylabel: 
             else:
                 ax.set_yscale('symlog', linthresh=1e-8)
         noise = subset[0]['noise'] if subset else ''
-        ax.set_title(f'{dataset} ({noise}; ★ = training σ)', fontsize=10)
+        ax.set_title(f'{dataset} (JPEG)' if jpeg else f'{dataset} ({noise}; ★ = training σ)', fontsize=10)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
@@ -89,13 +109,14 @@ def psnr_vs_input_figure(rows: list[dict]) -> Figure:
 
 
 def ssim_vs_sigma_figure(rows: list[dict]) -> Figure:
-    """SSIM (paper protocol) against σ in 8-bit units."""
-    return sweep_figure(rows, 'sigma_8bit', 'ssim', 'σ (8-bit units)', 'SSIM')
+    """SSIM (paper protocol) against σ in 8-bit units (or the JPEG quality)."""
+    return sweep_figure(rows, _level(rows), 'ssim', 'JPEG quality' if _jpeg(rows) else 'σ (8-bit units)', 'SSIM')
 
 
 def ne_defect_vs_sigma_figure(rows: list[dict]) -> Figure:
-    """NE defect against σ, on a log axis."""
-    return sweep_figure(rows, 'sigma_8bit', 'ne_defect', 'σ (8-bit units)', 'NE defect', log_y=True)
+    """NE defect against σ (or the JPEG quality), on a log axis."""
+    return sweep_figure(rows, _level(rows), 'ne_defect', 'JPEG quality' if _jpeg(rows) else 'σ (8-bit units)',
+                        'NE defect', log_y=True)
 
 
 def save_figure(figure: Figure, stem: str) -> list[str]:
@@ -109,15 +130,15 @@ def save_figure(figure: Figure, stem: str) -> list[str]:
 
 def plot_stems(rows: list[dict]) -> list[str]:
     """File stems of the sweep figures for ``rows``: the NE-defect figure only when it was measured."""
-    stems = ['psnr_vs_input', 'ssim_vs_sigma']
-    return stems + ['ne_defect_vs_sigma'] if any(math.isfinite(r['ne_defect']) for r in rows) else stems
+    axis = 'quality' if _jpeg(rows) else 'sigma'
+    stems = ['psnr_vs_input', f'ssim_vs_{axis}']
+    return stems + [f'ne_defect_vs_{axis}'] if any(math.isfinite(r['ne_defect']) for r in rows) else stems
 
 
 def write_mismatch_plots(rows: list[dict], folder: str) -> dict[str, Figure]:
     """The three sweep figures saved under ``folder`` (NE defect only when measured); returned by file stem."""
-    makers = {'psnr_vs_input': psnr_vs_input_figure, 'ssim_vs_sigma': ssim_vs_sigma_figure,
-              'ne_defect_vs_sigma': ne_defect_vs_sigma_figure}
-    figures = {stem: makers[stem](rows) for stem in plot_stems(rows)}
+    makers = {'psnr': psnr_vs_input_figure, 'ssim': ssim_vs_sigma_figure, 'ne_defect': ne_defect_vs_sigma_figure}
+    figures = {stem: makers[stem.split('_vs_')[0]](rows) for stem in plot_stems(rows)}
     for stem, figure in figures.items():
         save_figure(figure, osp.join(folder, stem))
     return figures

@@ -7,7 +7,8 @@ import torch
 from basicsr.metrics import calculate_psnr, calculate_ssim
 from torch import Tensor, nn
 
-from wne_basicsr.data.noise import eval_noisy, seeded_generator
+from wne_basicsr.data.degradations import degraded_copy
+from wne_basicsr.data.noise import seeded_generator
 from wne_basicsr.evaluation.sweep_config import NEDefectSpec
 from wne_basicsr.inference.forward import whole_image_forward
 from wne_basicsr.inference.precision import autocast, batch_format
@@ -24,16 +25,17 @@ def uint8_metrics(out: Tensor, clean: Tensor) -> tuple[float, float]:
     return float(calculate_psnr(out8, clean8, crop_border=0)), float(calculate_ssim(out8, clean8, crop_border=0))
 
 
-def evaluate_quality(net: nn.Module, images: list[tuple[str, Tensor]], noise: str, sigma: float, n_averages: int,
+def evaluate_quality(net: nn.Module, images: list[tuple[str, Tensor]], noise: str, level: float, n_averages: int,
                      seed: int = 0, batch_size: int = 8, device: torch.device | str = 'cpu',
                      dtype: torch.dtype | None = None, channels_last: bool = False) -> dict[str, float]:
-    """Input PSNR, float/uint8 PSNR, paper/uint8 SSIM at one σ: mean over draws k < ``n_averages``, then images.
+    """Input PSNR, float/uint8 PSNR, paper/uint8 SSIM at one σ (or JPEG quality) ``level``: mean over draws
+    k < ``n_averages``, then images.
 
     The network runs under autocast in ``dtype`` (None: fp32), on channels-last batches if asked.
     """
     per_image = []
     for stem, clean in images:
-        noisy = torch.stack([eval_noisy(clean, noise, sigma, stem, seed, k) for k in range(n_averages)])
+        noisy = torch.stack([degraded_copy(clean, noise, level, stem, seed, k) for k in range(n_averages)])
         with autocast(device, dtype):
             out = torch.cat([whole_image_forward(net, batch_format(chunk.to(device), channels_last)).float().cpu()
                              for chunk in noisy.split(batch_size)]).clamp(0, 1)
@@ -44,12 +46,13 @@ def evaluate_quality(net: nn.Module, images: list[tuple[str, Tensor]], noise: st
     return dict(zip(QUALITY_COLUMNS, (float(v) for v in np.mean(per_image, axis=0))))
 
 
-def evaluate_ne_defect(net: nn.Module, images: list[tuple[str, Tensor]], noise: str, sigma: float,
+def evaluate_ne_defect(net: nn.Module, images: list[tuple[str, Tensor]], noise: str, level: float,
                        spec: NEDefectSpec, seed: int = 0, device: torch.device | str = 'cpu') -> dict[str, float]:
-    """Mean NE defect over images (K affine draws on noise draw 0, seeded by (seed, stem, σ, 0, 'ne')) and its count."""
+    """Mean NE defect over images (K affine draws on degraded copy 0, seeded by (seed, stem, level, 0, 'ne')) and its
+    count."""
     values = []
     for stem, clean in images[:spec.max_images]:
-        noisy = eval_noisy(clean, noise, sigma, stem, seed, 0)[None].to(device)
-        generator = seeded_generator(seed, stem, f'{float(sigma):.6f}', 0, 'ne')
+        noisy = degraded_copy(clean, noise, level, stem, seed, 0)[None].to(device)
+        generator = seeded_generator(seed, stem, f'{float(level):.6f}', 0, 'ne')
         values.append(ne_defect(net, noisy, spec.num_affine, spec.a_range, spec.b_range, spec.tau, generator))
     return {'ne_defect': float(np.mean(values)), 'ne_evaluations': len(values) * spec.num_affine}

@@ -9,8 +9,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from wne_basicsr.data.degradations import DEGRADATIONS, JPEG
 from wne_basicsr.data.image_io import COLORS, ImageSource
-from wne_basicsr.data.noise import NOISE_TYPES
+from wne_basicsr.data.noise import check_quality
 from wne_basicsr.evaluation.options import read_yaml
 from wne_basicsr.inference.precision import CompileSpec, precision_dtype
 
@@ -192,8 +193,8 @@ class SweepConfig:
     name: str
     models: tuple[ModelSpec, ...]
     datasets: tuple[DatasetSpec, ...]
-    sigmas: tuple[float, ...]
-    noise: str = 'gaussian'
+    levels: tuple[float, ...]  # σ in 8-bit units, or JPEG qualities
+    noise: str = 'gaussian'  # a noise family, or jpeg
     n_averages: int = 20
     seed: int = 0
     batch_size: int = 8
@@ -201,12 +202,20 @@ class SweepConfig:
     ne_defect: NEDefectSpec | None = NEDefectSpec()
     cache_dir: str | None = osp.join('results', 'mismatch_cache')
     output_dir: str = osp.join('results', 'mismatch')
+    tensorboard: bool = False
+
+    @property
+    def level_key(self) -> str:
+        """The CSV column of the degradation's level: ``quality`` for JPEG, else ``sigma_8bit``."""
+        return 'quality' if self.noise == JPEG else 'sigma_8bit'
 
     @classmethod
     def from_opt(cls, opt: Mapping) -> SweepConfig:
-        """From sweep options: name, models {label: …}, datasets {name: …}, sigmas | sigma_grid, and the fields."""
-        known = {'name', 'models', 'datasets', 'sigmas', 'sigma_grid', 'include_train_sigma', 'noise', 'n_averages',
-                 'seed', 'batch_size', 'device', 'ne_defect', 'cache_dir', 'output_dir', *INFERENCE_KEYS}
+        """From sweep options: name, models {label: …}, datasets {name: …}, sigmas | sigma_grid (or, for ``noise:
+        jpeg``, qualities), and the fields."""
+        known = {'name', 'models', 'datasets', 'sigmas', 'sigma_grid', 'include_train_sigma', 'noise', 'qualities',
+                 'n_averages', 'seed', 'batch_size', 'device', 'ne_defect', 'cache_dir', 'output_dir', 'tensorboard',
+                 *INFERENCE_KEYS}
         unknown = set(opt) - known
         if unknown:
             raise ValueError(f'sweep options: unknown keys {sorted(unknown)}; expected {sorted(known)}')
@@ -221,27 +230,46 @@ class SweepConfig:
         if not models or not datasets:
             raise ValueError('sweep options: need at least one entry under "models" and one under "datasets"')
         noise = opt.get('noise', 'gaussian')
-        if noise not in NOISE_TYPES:
-            raise ValueError(f'sweep options: noise must be one of {NOISE_TYPES}, got {noise!r}')
+        if noise not in DEGRADATIONS:
+            raise ValueError(f'sweep options: noise must be one of {DEGRADATIONS}, got {noise!r}')
         n_averages, batch_size = int(opt.get('n_averages', 20)), int(opt.get('batch_size', 8))
         if n_averages < 1 or batch_size < 1:
             raise ValueError(f'sweep options: n_averages and batch_size must be >= 1, got {n_averages}, {batch_size}')
-        train_sigmas = [m.sigma_train for m in models if isinstance(m.sigma_train, float)]
-        extra = train_sigmas if opt.get('include_train_sigma', True) else []
-        if opt.get('sigmas') is not None:
-            sigmas = sorted({round(float(s), 6) for s in [*opt['sigmas'], *extra]})
-        else:
-            grid = opt.get('sigma_grid') or {}
-            sigmas = sigma_grid(int(grid.get('num', 20)), float(grid.get('min', 5)), float(grid.get('max', 100)),
-                                extra)
-        if any(s < 0 for s in sigmas):
-            raise ValueError(f'sweep options: σ must be >= 0 (8-bit units), got {sigmas}')
+        levels = quality_levels(opt) if noise == JPEG else sigma_levels(opt, models)
+        if noise == JPEG:
+            n_averages = 1  # JPEG is deterministic: one copy per image
         cache_dir = opt.get('cache_dir', cls.cache_dir)
-        return cls(str(opt['name']), models, datasets, tuple(sigmas), noise, n_averages, int(opt.get('seed', 0)),
+        return cls(str(opt['name']), models, datasets, tuple(levels), noise, n_averages, int(opt.get('seed', 0)),
                    batch_size, str(opt.get('device', 'auto')), NEDefectSpec.from_opt(opt.get('ne_defect')),
-                   cache_dir or None, opt.get('output_dir', cls.output_dir))
+                   cache_dir or None, opt.get('output_dir', cls.output_dir), bool(opt.get('tensorboard', False)))
 
     @property
     def result_folder(self) -> str:
         """Where the CSV and the plots go: ``<output_dir>/<name>``."""
         return osp.join(self.output_dir, self.name)
+
+
+def sigma_levels(opt: Mapping, models: tuple[ModelSpec, ...]) -> list[float]:
+    """The σ grid of noise sweep options: ``sigmas`` or ``sigma_grid``, plus the models' fixed training σ."""
+    if opt.get('qualities') is not None:
+        raise ValueError('sweep options: "qualities" go with noise: jpeg; noise sweeps take sigmas or sigma_grid')
+    train_sigmas = [m.sigma_train for m in models if isinstance(m.sigma_train, float)]
+    extra = train_sigmas if opt.get('include_train_sigma', True) else []
+    if opt.get('sigmas') is not None:
+        sigmas = sorted({round(float(s), 6) for s in [*opt['sigmas'], *extra]})
+    else:
+        grid = opt.get('sigma_grid') or {}
+        sigmas = sigma_grid(int(grid.get('num', 20)), float(grid.get('min', 5)), float(grid.get('max', 100)), extra)
+    if any(s < 0 for s in sigmas):
+        raise ValueError(f'sweep options: σ must be >= 0 (8-bit units), got {sigmas}')
+    return sigmas
+
+
+def quality_levels(opt: Mapping) -> list[int]:
+    """The JPEG qualities of ``noise: jpeg`` sweep options (``qualities: [5, 10, …, 85]``)."""
+    if opt.get('sigmas') is not None or opt.get('sigma_grid') is not None:
+        raise ValueError('sweep options: noise: jpeg takes "qualities" (JPEG qualities), not sigmas or sigma_grid')
+    qualities = opt.get('qualities')
+    if not isinstance(qualities, (list, tuple)) or not qualities:
+        raise ValueError(f'sweep options: noise: jpeg needs "qualities", a list of JPEG qualities, got {qualities!r}')
+    return sorted({check_quality(q, f'sweep options: qualities[{i}]') for i, q in enumerate(qualities)})
