@@ -1,13 +1,7 @@
 # make demo: install what is missing, train the two quick-start models, then draw their mismatch curve.
 # make repro-cpu: the CPU-scale reproduction (options/repro_cpu/), then its Set12 + BSD68 sweep.
 # make repro-jpeg: four CPU-scale models trained on uniform noise, then their JPEG sweep.
-# make # JPEG as an unseen degradation: four CPU-scale models trained on uniform noise at sigma 14, then their JPEG sweep.
-repro-jpeg: install
-	for model in DnCNN DnCNN_WNE FDnCNN_SE FDnCNN_NE; do \
-	  $(PYTHON) wne_basicsr/train.py -opt options/repro_cpu/train_$${model}_uniform_s14.yml || exit 1; done
-	$(PYTHON) scripts/mismatch_curve.py -opt options/test/mismatch/jpeg_from_uniform_s14.yml
-
-test: install what is missing, then run the test suite.
+# make test: install what is missing, then run the test suite.
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 
