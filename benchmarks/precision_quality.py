@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os.path as osp
+import pathlib
 import sys
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -63,8 +64,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f'  {name:>5}: ' + ', '.join(f'σ {s}: {r["psnr_float_db"]:.3f} / {r["ne_defect"]:.1e}'
                                           for s, r in rows.items()))
     if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(results, f, indent=2)
+        pathlib.Path(args.json).write_text(json.dumps(results, indent=2))
     return results
 
 
