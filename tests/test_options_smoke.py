@@ -21,7 +21,7 @@ import wne_basicsr  # noqa: F401
 # isort: split
 from basicsr.archs import build_network
 
-from wne_basicsr.cli import delta_histogram, mismatch_curve, normalized_residual
+from wne_basicsr.cli import adaptive_filters, delta_histogram, mismatch_curve, normalized_residual
 from wne_basicsr.evaluation.networks import load_network
 from wne_basicsr.evaluation.options import read_yaml
 from wne_basicsr.evaluation.sweep_config import ModelSpec, SweepConfig
@@ -34,7 +34,8 @@ TRAIN_PREFIXES = ('options/train/', 'options/quickstart/', 'options/repro_cpu/',
 # Folders of the tools' options files, checked by running their own parsers; anything else under options/ fails.
 TOOL_PREFIXES = {'options/test/mismatch/': 'sweep', 'options/test/sampler/': 'test',
                  'options/test/analysis/delta_histogram': 'delta_histogram',
-                 'options/test/analysis/normalized_residual': 'normalized_residual'}
+                 'options/test/analysis/normalized_residual': 'normalized_residual',
+                 'options/test/analysis/adaptive_filters': 'adaptive_filters'}
 RUN_ONE_ITERATION = ['datasets:train:batch_size_per_gpu=2', 'datasets:train:num_worker_per_gpu=0',
                      'datasets:train:gt_size=32', 'train:total_iter=1', 'logger:print_freq=1']
 
@@ -131,6 +132,9 @@ def layout(tmp_path_factory) -> str:
                     cv2.imwrite(str(target / f'{name}.png'), img.clip(0, 255).astype(np.uint8))
         if kind_of(path) != 'train':
             checkpoints.update(networks_of(opt))
+        if opt.get('image'):  # a tool's single image, as large as a Set12 one
+            (root / opt['image']).parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(root / opt['image']), rng.uniform(0, 255, (256, 256)).astype(np.uint8))
     states = {}
     for checkpoint, network in checkpoints.items():
         key = yaml.safe_dump(network)  # many files share a network: build each once
@@ -197,6 +201,10 @@ def check_sweep(path: str, root: str, tmp_path) -> None:
 
 def check_tool(kind: str, path: str, tmp_path) -> None:
     opt_path = osp.join(REPO, path)
+    if kind == 'adaptive_filters':
+        args = ['-opt', opt_path, '--output-dir', str(tmp_path)]
+        adaptive_filters.main(args) if path in RUNS else adaptive_filters.parse_args(args)
+        return
     if kind == 'delta_histogram':
         args = ['-opt', opt_path, '--num-samples', '8', '--sigmas', '10', '20', '--output-dir', str(tmp_path)]
         delta_histogram.main(args) if path in RUNS else delta_histogram.parse_args(args)
