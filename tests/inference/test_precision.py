@@ -1,0 +1,81 @@
+"""Options train.amp / inference_dtype / channels_last / compile: parsing, auto precision, what gets compiled, and
+clear messages where compilation cannot run."""
+import pytest
+import torch
+from torch import nn
+
+import wne_basicsr  # noqa: F401
+
+# isort: split
+from basicsr.archs import build_network
+
+from wne_basicsr.inference import precision
+from wne_basicsr.inference.precision import (
+    CompileSpec,
+    batch_format,
+    compile_errors_explained,
+    compile_target,
+    precision_dtype,
+    prepare_network,
+)
+
+
+@pytest.mark.parametrize('amx, avx512_bf16, expected', [(True, False, torch.bfloat16), (False, True, torch.bfloat16),
+                                                        (False, False, None)])
+def test_auto_is_bf16_only_where_the_cpu_computes_it_natively(monkeypatch, amx, avx512_bf16, expected):
+    monkeypatch.setattr(torch.cpu, '_is_amx_tile_supported', lambda: amx)
+    monkeypatch.setattr(torch.cpu, '_is_avx512_bf16_supported', lambda: avx512_bf16)
+    assert precision_dtype('auto', 'train.amp', 'cpu') == expected
+    assert precision_dtype('fp16', 'train.amp') == torch.float16 and precision_dtype(None, 'train.amp') is None
+
+
+@pytest.mark.parametrize('value, expected', [(None, None), (False, None), (True, CompileSpec()),
+                                             ({'mode': 'max-autotune', 'dynamic': True}, CompileSpec('max-autotune',
+                                                                                                     True))])
+def test_compile_option(value, expected):
+    assert CompileSpec.from_opt(value) == expected
+
+
+@pytest.mark.parametrize('value, message', [('yes', 'compile must be true, false or'),
+                                            ({'mode': 'default', 'fullgraph': True}, 'compile must be'),
+                                            ({'dynamic': 'sometimes'}, 'compile.dynamic must be true, false or ~')])
+def test_bad_compile_options_are_named(value, message):
+    with pytest.raises(ValueError, match=message):
+        CompileSpec.from_opt(value)
+
+
+def test_only_a_wrappers_backbone_is_compiled():
+    wne = build_network({'type': 'WNE', 'backbone': {'type': 'DnCNN', 'num_feat': 4, 'num_layers': 2}})
+    assert compile_target(wne) is wne.backbone
+    bare = build_network({'type': 'DnCNN', 'num_feat': 4, 'num_layers': 2})
+    assert compile_target(bare) is bare
+    keys = set(wne.state_dict())
+    prepare_network(wne, channels_last=True, compile_spec=CompileSpec())
+    assert set(wne.state_dict()) == keys and wne.backbone._compiled_call_impl is not None
+    assert wne._compiled_call_impl is None  # the float32 statistics and de-normalization stay eager
+
+
+def test_a_host_without_a_compiler_is_told_how_to_run_without_compile(monkeypatch):
+    monkeypatch.setattr(precision.shutil, 'which', lambda name: None)
+    message = r'compile: torch.compile on the CPU needs a C\+\+ compiler .*compile: false'
+    with pytest.raises(RuntimeError, match=message):
+        prepare_network(nn.Conv2d(1, 1, 3), compile_spec=CompileSpec(), device='cpu')
+
+
+def test_a_failure_inside_the_compiler_is_explained():
+    class Failure(Exception):
+        pass
+
+    Failure.__module__ = 'torch._inductor.exc'
+    with pytest.raises(RuntimeError, match=r'torch.compile failed on this host \(Failure: no cc\).*compile: false'):
+        with compile_errors_explained():
+            raise Failure('no cc')
+    with pytest.raises(KeyError):  # other errors pass through unchanged
+        with compile_errors_explained():
+            raise KeyError('x')
+
+
+def test_batches_go_channels_last_only_when_asked():
+    x = torch.rand(2, 3, 8, 8)
+    assert batch_format(x, True).is_contiguous(memory_format=torch.channels_last)
+    assert batch_format(x, False) is x and batch_format(torch.rand(3, 8), True).dim() == 2
