@@ -58,12 +58,14 @@ def test_every_section_reference_resolves():
     assert not unresolved, 'references to no heading of docs/method.md:\n' + '\n'.join(unresolved)
 
 
-@pytest.mark.parametrize('outside', ['METHOD.md', 'shared/spec', 'DESIGN.md', 'BASICSR.md'])
+# Internal documents of the team, which users do not have (spelled in two parts so that this file does not cite them).
+OUTSIDE = [name + '.md' for name in ('METHOD', 'DESIGN', 'BASICSR')] + ['shared/' + 'spec']
+
+
+@pytest.mark.parametrize('outside', OUTSIDE)
 def test_nothing_cites_documents_outside_the_repository(outside):
     hits = []
     for path in text_files():
-        if path == osp.abspath(__file__):
-            continue
         with open(path, encoding='utf-8') as f:
             hits.extend(f'{osp.relpath(path, REPO)}:{n}' for n, line in enumerate(f, 1) if outside in line)
     assert not hits, f'{outside} is not part of the repository: ' + ', '.join(hits)
