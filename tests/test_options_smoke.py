@@ -5,6 +5,7 @@ model (or networks) and every dataset; the first file of each kind of network (a
 runs one real training iteration, test batch or tool run, at batch 2 and 32-pixel patches."""
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import os.path as osp
@@ -47,7 +48,9 @@ def kind_of(path: str) -> str | None:
     return next((kind for prefix, kind in TOOL_PREFIXES.items() if path.startswith(prefix)), None)
 
 
+@functools.cache
 def load(path: str) -> dict:
+    """An options file (cached: read-only)."""
     with open(osp.join(REPO, path), encoding='utf-8') as f:
         return yaml.safe_load(f)
 
@@ -95,7 +98,7 @@ def first_of_each_kind() -> set[str]:
     chosen, seen = set(), set()
     for path in sorted(OPTIONS, key=size_first):
         kind, opt = kind_of(path), load(path)
-        keys = [(kind, opt.get('noise'))] if kind == 'sweep' else [(kind,)]  # a sweep per degradation
+        keys = [(kind, opt.get('noise') == 'jpeg')] if kind == 'sweep' else [(kind,)]  # a noise and a JPEG sweep
         if kind in ('train', 'test'):
             train_set, train_opt = opt['datasets'].get('train') or {}, opt.get('train') or {}
             keys = [(kind, network_key(opt['network_g'])), (kind, train_set.get('type')),
@@ -107,8 +110,12 @@ def first_of_each_kind() -> set[str]:
 
 
 RUNS = first_of_each_kind()
-# ≥ every patch size of the options (SwinIR-M trains on 128-pixel patches)
-IMAGE_SIZE = max((d or {}).get('gt_size') or 0 for p in OPTIONS for d in (load(p).get('datasets') or {}).values()) + 8
+# Training roots hold images a bit larger than every patch size of the options (SwinIR-M trains on 128-pixel patches);
+# the other roots (validation and test sets) small ones, which keep whole-image inference quick.
+TRAIN_SIZE = max((d or {}).get('gt_size') or 0 for p in OPTIONS for d in (load(p).get('datasets') or {}).values()) + 8
+EVAL_SIZE = 48
+TRAIN_ROOTS = {root for p in OPTIONS for root in roots_of({'datasets': {'train': (load(p).get('datasets') or {})
+                                                                                  .get('train')}})}
 
 
 @pytest.fixture(scope='session')
@@ -126,15 +133,17 @@ def layout(tmp_path_factory) -> str:
             target = root / folder
             if not target.exists():
                 target.mkdir(parents=True)
-                for name in ('a', 'b'):
-                    noise = rng.uniform(0, 255, (IMAGE_SIZE, IMAGE_SIZE, 3)).astype(np.float32)
+                size = TRAIN_SIZE if folder in TRAIN_ROOTS else EVAL_SIZE
+                for name in ('00', '00b'):  # sorted before a tool's own image (datasets/Set12/01.png)
+                    noise = rng.uniform(0, 255, (size, size, 3)).astype(np.float32)
                     img = cv2.GaussianBlur(noise, (5, 5), 2)
                     cv2.imwrite(str(target / f'{name}.png'), img.clip(0, 255).astype(np.uint8))
         if kind_of(path) != 'train':
             checkpoints.update(networks_of(opt))
-        if opt.get('image'):  # a tool's single image, as large as a Set12 one
+        if opt.get('image'):  # a tool's single image, large enough for its crop
             (root / opt['image']).parent.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(root / opt['image']), rng.uniform(0, 255, (256, 256)).astype(np.uint8))
+            top, left, height, width = opt['crop']
+            cv2.imwrite(str(root / opt['image']), rng.uniform(0, 255, (top + height, left + width)).astype(np.uint8))
     states = {}
     for checkpoint, network in checkpoints.items():
         key = yaml.safe_dump(network)  # many files share a network: build each once
@@ -159,7 +168,8 @@ def basicsr_argv(monkeypatch, entry: str, path: str, *force: str) -> None:
 
 def check_train(path: str, root: str, monkeypatch) -> None:
     if path in RUNS:
-        basicsr_argv(monkeypatch, 'train.py', path, *RUN_ONE_ITERATION)
+        one_image = [f'datasets:{key}:max_images=1' for key in load(path)['datasets'] if key.startswith('val')]
+        basicsr_argv(monkeypatch, 'train.py', path, *RUN_ONE_ITERATION, *one_image)
         train_pipeline(root)
         name = load(path)['name']
         assert osp.isfile(osp.join(root, 'experiments', name, 'models', 'net_g_1.pth'))
