@@ -48,12 +48,11 @@ def build_named_dataset(key: str, dataset_opt: dict):
 
 @dataclass
 class TrainLoaders:
-    """The training loader and its sampler, the validation loaders, and the true number of batches per epoch."""
+    """The training loader and its sampler, and the validation loaders."""
 
     train: DataLoader
     sampler: EnlargedSampler
     val: list[DataLoader]
-    iters_per_epoch: int
 
 
 def create_train_loaders(opt: dict, logger: logging.Logger) -> TrainLoaders:
@@ -83,7 +82,7 @@ def create_train_loaders(opt: dict, logger: logging.Logger) -> TrainLoaders:
                     f'Iterations per epoch: {len(train)}\n\tTotal iterations: {int(opt["train"]["total_iter"])}.')
     if train is None:
         raise StartupError('datasets.train is missing: training options need a training set')
-    return TrainLoaders(train, sampler, val, len(train))
+    return TrainLoaders(train, sampler, val)
 
 
 class ProgressLogger(MessageLogger):
