@@ -1,7 +1,7 @@
 """Every image-to-image arch in BasicSR's registry, and ours, inside WNE: same shape, exact NE, one training step.
 
-The table is in the README (Arbitrary backbones); ``test_every_registered_arch_is_classified`` makes a newly registered arch fail
-until it is added to ``WORKS`` or ``CANNOT``.
+The table is in the README (Arbitrary backbones); ``test_every_registered_arch_is_classified`` makes a newly
+registered arch fail until it is added to ``WORKS`` or ``CANNOT``.
 """
 from __future__ import annotations
 

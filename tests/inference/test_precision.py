@@ -79,3 +79,13 @@ def test_batches_go_channels_last_only_when_asked():
     x = torch.rand(2, 3, 8, 8)
     assert batch_format(x, True).is_contiguous(memory_format=torch.channels_last)
     assert batch_format(x, False) is x and batch_format(torch.rand(3, 8), True).dim() == 2
+
+
+def test_a_dtype_the_device_cannot_autocast_is_refused(monkeypatch):
+    def refuse(device_type, dtype=None, **kwargs):
+        raise RuntimeError(f'{device_type} autocast does not support {dtype}')
+
+    monkeypatch.setattr(torch, 'autocast', refuse)
+    with pytest.raises(ValueError, match=r'train.amp: fp16 cannot run here .*; use bf16 or fp32'):
+        precision_dtype('fp16', 'train.amp', 'cpu')
+    assert precision_dtype('fp32', 'train.amp', 'cpu') is None

@@ -29,13 +29,20 @@ def fast_bf16(device: torch.device | str) -> bool:
 
 def precision_dtype(name: str | None, option: str, device: torch.device | str = 'cpu') -> torch.dtype | None:
     """Autocast dtype of a precision option: fp32 (the default; no autocast), bf16, fp16, or auto (bf16 where the
-    device computes it natively, else fp32)."""
+    device computes it natively, else fp32). A dtype the device's autocast cannot run is refused here."""
     name = name or 'fp32'
     if name not in PRECISIONS:
         raise ValueError(f'{option} must be one of {list(PRECISIONS)}, got {name!r}')
     if name == 'auto':
         return torch.bfloat16 if fast_bf16(device) else None
-    return DTYPES[name]
+    dtype, device_type = DTYPES[name], torch.device(device).type
+    if dtype is not None:
+        try:
+            torch.autocast(device_type, dtype=dtype)
+        except (RuntimeError, ValueError) as err:  # an older torch: no fp16 autocast on the CPU
+            raise ValueError(f'{option}: {name} cannot run here (torch {torch.__version__} has no {device_type} '
+                             f'autocast in {name}: {err}); use bf16 or fp32') from err
+    return dtype
 
 
 def dtype_name(dtype: torch.dtype | None) -> str:
