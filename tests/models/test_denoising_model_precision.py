@@ -12,6 +12,7 @@ from basicsr.archs import build_network
 from basicsr.models import build_model
 
 from wne_basicsr.archs.wrapper_arch import WNE
+from wne_basicsr.metrics.ne_defect import ne_defect
 
 NETWORK = {'type': 'WNE', 'backbone': {'type': 'DnCNN', 'num_feat': 8, 'num_layers': 4}}
 
@@ -144,3 +145,12 @@ def test_bad_precision_options_are_named(tmp_path, key, value, message):
 def test_unknown_training_precision_is_named(tmp_path):
     with pytest.raises(ValueError, match=r"train.amp must be one of \['fp32', 'bf16', 'fp16', 'auto'\], got 'half'"):
         build_model(options(tmp_path, amp='half'))
+
+
+def test_a_bf16_trained_wne_is_exactly_ne_in_fp32_and_in_bf16_inference(tmp_path):
+    model, _ = trained(options(tmp_path, amp='bf16'), steps=5)
+    net = model.net_g.eval()
+    y = torch.rand(2, 1, 29, 33)
+    assert ne_defect(net, y) <= 1e-6
+    with torch.autocast('cpu', dtype=torch.bfloat16):  # the backbone sees the same z for every affine copy
+        assert ne_defect(net, y) <= 1e-5
