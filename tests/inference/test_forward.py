@@ -8,6 +8,7 @@ import wne_basicsr  # noqa: F401
 from basicsr.archs import build_network
 from basicsr.models import build_model
 
+from wne_basicsr import WNE
 from wne_basicsr.inference.forward import TileSpec, run_network, tile_starts, tiled_apply
 
 SMALL_DNCNN = {'type': 'DnCNN', 'num_feat': 8, 'num_layers': 6}  # receptive-field radius 6 ≤ overlap / 2
@@ -52,6 +53,21 @@ def test_tiled_wne_is_exactly_normalization_equivariant(pad_multiple):
         y = run_network(net, x, tile)
         for a, b in [(0.2, -2.0), (5.0, 2.0), (1.7, 0.3)]:
             assert relative_defect(run_network(net, a * x + b, tile), a * y + b) <= 1e-5
+
+
+def test_a_wrapper_around_a_plain_module_tiles_and_pads_the_same_way():
+    """The Python API: WNE(nn.Module) tiles like a wrapper built from options (equal to its untiled output), and with
+    a window multiple the tiled network stays exactly NE."""
+    torch.manual_seed(2)
+    conv = torch.nn.Conv2d
+    backbone = torch.nn.Sequential(conv(1, 8, 3, padding=1), torch.nn.ReLU(), conv(8, 1, 3, padding=1))
+    x, tile = torch.rand(1, 1, 45, 52), TileSpec(24, 12)
+    with torch.no_grad():
+        net = WNE(backbone).eval()
+        assert (run_network(net, x, tile) - run_network(net, x)).abs().max() < 1e-5
+        padded = WNE(backbone, pad_multiple=8).eval()
+        y = run_network(padded, x, tile)
+        assert relative_defect(run_network(padded, 1.7 * x + 0.3, tile), 1.7 * y + 0.3) <= 1e-5
 
 
 def test_per_tile_statistics_would_break_equivariance():

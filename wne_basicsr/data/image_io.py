@@ -76,7 +76,7 @@ class ImageSource:
     def __init__(self, dataroot: str | list[str] | None, io_backend: dict | None, where: str) -> None:
         if not dataroot:
             raise ValueError(f'{where}: option "dataroot_gt" is missing (a folder or .lmdb of clean images)')
-        roots = [dataroot] if isinstance(dataroot, str) else list(dataroot)
+        roots = [osp.expanduser(r) for r in ([dataroot] if isinstance(dataroot, str) else dataroot)]
         self.io_opt = dict(io_backend or {'type': 'disk'})
         self.backend = self.io_opt.pop('type', 'disk')
         if self.backend not in ('disk', 'lmdb'):
