@@ -20,9 +20,10 @@ def read(path: str) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def test_the_repro_sweep_has_its_wide_csvs():
-    assert 'docs/results/repro_cpu/mismatch_wide_Set12.csv' in COMMITTED
-    assert 'docs/results/repro_cpu/mismatch_wide_BSD68.csv' in COMMITTED
+def test_the_repro_sweeps_have_their_wide_csvs():
+    for folder in ('repro_cpu', 'jpeg_from_uniform'):
+        assert f'docs/results/{folder}/mismatch_wide_Set12.csv' in COMMITTED
+        assert f'docs/results/{folder}/mismatch_wide_BSD68.csv' in COMMITTED
 
 
 @pytest.mark.parametrize('path', COMMITTED)
@@ -32,11 +33,12 @@ def test_committed_wide_csv_matches_its_tidy_csv(path):
     tidy = [r for r in read(osp.join(folder, 'mismatch.csv')) if r['dataset'] == dataset]
     wide = read(osp.join(REPO, path))
     models = list(dict.fromkeys(r['model'] for r in tidy))
-    assert [c for c in wide[0] if c not in ('sigma_8bit', 'input_psnr_db', 'is_train_sigma')] == \
+    level = 'quality' if 'quality' in wide[0] else 'sigma_8bit'  # a JPEG sweep is keyed by quality
+    assert [c for c in wide[0] if c not in (level, 'input_psnr_db', 'is_train_sigma')] == \
         [c for m in models for c in (m, f'{m}_uint8')]
     assert len(wide) * len(models) == len(tidy)
     for row in tidy:
-        match = [w for w in wide if math.isclose(float(w['sigma_8bit']), float(row['sigma_8bit']))]
+        match = [w for w in wide if math.isclose(float(w[level]), float(row[level]))]
         assert len(match) == 1
         assert float(match[0][row['model']]) == float(row['psnr_float_db'])
         assert float(match[0][f'{row["model"]}_uint8']) == float(row['psnr_uint8_db'])
