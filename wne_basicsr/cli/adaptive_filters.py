@@ -12,8 +12,6 @@ whose Σ and ρ are those of the CSV. Colour models: the row of output channel 0
 from __future__ import annotations
 
 import argparse
-import csv
-import os
 import os.path as osp
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,6 +30,7 @@ from wne_basicsr.evaluation.plots import save_figure
 from wne_basicsr.evaluation.sweep_config import ModelSpec
 from wne_basicsr.metrics.psnr_float import psnr_db
 from wne_basicsr.startup import prepare_process
+from wne_basicsr.utils.csv_io import write_csv
 
 DEFAULTS = {'name': 'adaptive_filters', 'image': None, 'color': 'gray', 'crop': None, 'sigmas': [25, 50],
             'pixels': None, 'seed': 0, 'device': 'auto', 'window': None, 'models': {},
@@ -146,11 +145,8 @@ def measure(config: FilterConfig) -> tuple[list[dict], dict[tuple[str, float], F
 
 def write_outputs(config: FilterConfig, rows: list[dict], images: dict[tuple[str, float], FilterImages]) -> str:
     """The CSV, then the figure drawn from the same rows; returns the output folder."""
-    os.makedirs(config.folder, exist_ok=True)
-    with open(osp.join(config.folder, 'adaptive_filters.csv'), 'w', newline='') as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        writer.writerows({**row, 'sigma': f'{row["sigma"]:g}'} for row in rows)
+    write_csv([{**row, 'sigma': f'{row["sigma"]:g}'} for row in rows], osp.join(config.folder, 'adaptive_filters.csv'),
+              CSV_COLUMNS)
     figure = adaptive_filter_figure(rows, images, config.pixels, config.window)
     save_figure(figure, osp.join(config.folder, 'adaptive_filters'))
     return config.folder

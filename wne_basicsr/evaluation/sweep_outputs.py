@@ -46,7 +46,7 @@ def write_wide_csvs(rows: Sequence[dict], folder: str) -> list[str]:
     paths = []
     for dataset in dict.fromkeys(r['dataset'] for r in rows):
         table = wide_rows(rows, dataset)
-        paths.append(write_csv(table, osp.join(folder, f'mismatch_wide_{dataset}.csv'), list(table[0])))
+        paths.append(write_csv(table, osp.join(folder, f'mismatch_wide_{dataset}.csv')))
     return paths
 
 
