@@ -1,5 +1,5 @@
-"""benchmarks/precision_quality.py: bf16 changes WNE's output a little but not its NE defect: the backbone sees the same
-normalized input for every affine copy, so its bf16 rounding is the same too."""
+"""benchmarks/precision_quality.py: bf16 changes WNE's output a little and its NE defect hardly: every affine copy gives
+the backbone the same normalized input up to fp32 round-off, which bf16 rounding only rarely tells apart."""
 import json
 
 import torch
