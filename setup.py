@@ -39,6 +39,7 @@ setup(
         'wne-mismatch = wne_basicsr.cli.mismatch_curve:main',
         'wne-mismatch-table = wne_basicsr.cli.mismatch_table:main',
         'wne-sampler-table = wne_basicsr.cli.sampler_table:main',
+        'wne-training-curves = wne_basicsr.cli.training_curves:main',
         'wne-create-lmdb = wne_basicsr.cli.create_lmdb:main',
         'wne-prepare-sidd = wne_basicsr.cli.prepare_sidd:main',
         'wne-download = wne_basicsr.cli.download_datasets:main',

@@ -55,3 +55,25 @@ def rgb_folder(tmp_path):
 def make_images():
     """The ``write_images`` helper, for tests that need their own image folders."""
     return write_images
+
+
+def write_tb_run(folder, loss, psnr10, psnr50) -> str:
+    """A tensorboard run as BasicSR writes it: the loss at iterations 10…40, validation at 20 and 40 on two sets."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(str(folder)) as writer:
+        for step, value in zip((10, 20, 30, 40), loss):
+            writer.add_scalar('losses/l_pix', value, step)
+        for step, a, b in zip((20, 40), psnr10, psnr50):
+            writer.add_scalar('metrics/Set12_sigma10/psnr_float', a, step)
+            writer.add_scalar('metrics/Set12_sigma100/psnr_float', b - 5, step)
+            writer.add_scalar('metrics/Set12_sigma50/psnr_float', b, step)
+            writer.add_scalar('metrics/Set12_sigma10/psnr', a - 0.01, step)
+    return str(folder)
+
+
+@pytest.fixture
+def tb_runs(tmp_path):
+    """Tensorboard folders of two runs: a baseline and a WNE one."""
+    return (write_tb_run(tmp_path / 'base', (4e-3, 2e-3, 1e-3, 9e-4), (30.5, 31.25), (17.0, 18.0)),
+            write_tb_run(tmp_path / 'wne', (3e-3, 1e-3, 8e-4, 7e-4), (31.0, 32.5), (19.0, 25.125)))
