@@ -29,7 +29,6 @@ def test_own_code_snippet_trains_and_prints_a_round_off_ne_defect(tmp_path):
     assert float(defect) <= 1e-6 and 0 < float(loss) < 0.05
 
 
-
 def test_swinir_validation_table_is_the_committed_training_curves():
     with open(os.path.join(REPO, 'docs', 'results', 'repro_cpu_swinir', 'training_curves.csv'), newline='') as f:
         rows = [{**r, 'step': int(r['step']), 'value': float(r['value'])} for r in csv.DictReader(f)]
