@@ -68,8 +68,8 @@ def validation_table(rows: Sequence[dict], metric: str = 'psnr_float') -> str:
     if not tags:
         raise ValueError(f'no validation scalars metrics/<set>/{metric} in these runs')
     values = {(r['run'], r['step'], r['tag']): r['value'] for r in rows}
-    keys = sorted({(r['run'], r['step']) for r in rows if r['tag'] in tags},
-                  key=lambda key: (list(dict.fromkeys(r['run'] for r in rows)).index(key[0]), key[1]))
+    order = {run: i for i, run in enumerate(dict.fromkeys(r['run'] for r in rows))}
+    keys = sorted({(r['run'], r['step']) for r in rows if r['tag'] in tags}, key=lambda key: (order[key[0]], key[1]))
     names = [tag.removeprefix('metrics/').removesuffix(f'/{metric}') for tag in tags]
     lines = [f'| run | iteration | {" | ".join(names)} |', '|' + '---|' * (2 + len(tags))]
     for run, step in keys:
