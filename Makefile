@@ -36,8 +36,8 @@ repro-jpeg: install
 	  $(PYTHON) wne_basicsr/train.py -opt options/repro_cpu/train_$${model}_uniform_s14.yml || exit 1; done
 	$(PYTHON) scripts/mismatch_curve.py -opt options/test/mismatch/jpeg_from_uniform_s14.yml
 
-# SwinIR-lite vs WNE(SwinIR-lite) trained at sigma 10, then their Set12 sweep and the sigma-90 panel (on 2 CPU cores,
-# estimated from measured step times: about 40 + 40 minutes of training, a 35-minute sweep).
+# SwinIR-lite vs WNE(SwinIR-lite) trained at sigma 10, then their Set12 sweep and the sigma-90 panel (76 minutes on
+# 2 CPU cores with bf16: 23 + 21 minutes of training, a 32-minute sweep).
 repro-swinir: install
 	$(PYTHON) wne_basicsr/train.py -opt options/repro_cpu/train_SwinIR_s10.yml
 	$(PYTHON) wne_basicsr/train.py -opt options/repro_cpu/train_SwinIR_WNE_s10.yml
@@ -45,8 +45,7 @@ repro-swinir: install
 	$(PYTHON) scripts/compare_panels.py -opt options/test/mismatch/repro_cpu_SwinIR_s10.yml \
 	  --images datasets/Set12/01.png --sigmas 90 --output results/panels/repro_cpu_SwinIR_s10
 
-# The sampler with the two models of repro-swinir as priors (on 2 CPU cores about 30 minutes, estimated
-# from the measured 1.46 s per step of the 7 crops: mostly the baseline's 1,000 steps).
+# The sampler with the two models of repro-swinir as priors (77 + 75 seconds on 2 CPU cores with bf16).
 repro-swinir-sampler: install
 	$(PYTHON) wne_basicsr/test.py -opt options/test/sampler/random_missing_repro_cpu_SwinIR_WNE_s10.yml
 	$(PYTHON) wne_basicsr/test.py -opt options/test/sampler/random_missing_repro_cpu_SwinIR_s10.yml

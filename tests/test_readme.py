@@ -1,14 +1,28 @@
-"""The README's "Use WNE in your own code" snippet runs as written, and its model is exactly NE; its SwinIR
-validation table is the committed CSV."""
+"""The README's "Use WNE in your own code" snippet runs as written, and its model is exactly NE; its SwinIR tables
+(validation, sweep, sampler) are the committed CSVs."""
 import csv
 import os
 import re
 import subprocess
 import sys
 
+from wne_basicsr.evaluation.tables import (
+    mismatch_table,
+    read_mismatch_csv,
+    read_sampler_csv,
+    sampler_image_table,
+    sampler_table,
+)
 from wne_basicsr.evaluation.training_curves import validation_table
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(REPO, 'docs', 'results')
+
+
+def read(path: str) -> str:
+    """The text of a file of the repository."""
+    with open(os.path.join(REPO, path), encoding='utf-8') as f:
+        return f.read()
 
 
 def readme_snippet(heading: str) -> str:
@@ -30,9 +44,29 @@ def test_own_code_snippet_trains_and_prints_a_round_off_ne_defect(tmp_path):
 
 
 def test_swinir_validation_table_is_the_committed_training_curves():
-    with open(os.path.join(REPO, 'docs', 'results', 'repro_cpu_swinir', 'training_curves.csv'), newline='') as f:
+    with open(os.path.join(RESULTS, 'repro_cpu_swinir', 'recipe_1600', 'training_curves.csv'), newline='') as f:
         rows = [{**r, 'step': int(r['step']), 'value': float(r['value'])} for r in csv.DictReader(f)]
-    with open(os.path.join(REPO, 'README.md'), encoding='utf-8') as f:
-        readme = f.read()
+    assert {r['run'] for r in rows} == {'SwinIR', 'WNE-SwinIR'}
+    readme = read('README.md')
     assert validation_table(rows) in readme
-    assert 'docs/results/repro_cpu_swinir/training_curves.png' in readme
+    assert 'docs/results/repro_cpu_swinir/recipe_1600/training_curves.png' in readme
+
+
+def test_swinir_sweep_table_is_the_committed_mismatch_csv():
+    rows = read_mismatch_csv(os.path.join(RESULTS, 'repro_cpu_swinir', 'mismatch.csv'))
+    assert {r['model'] for r in rows} == {'SwinIR', 'WNE-SwinIR'}
+    table = mismatch_table(rows, [5, 10, 24.195, 50, 53.223, 100], datasets=['Set12'])
+    readme = read('README.md')
+    assert table in readme
+    for plot in ('psnr_vs_input', 'ssim_vs_sigma', 'ne_defect_vs_sigma'):
+        assert os.path.isfile(os.path.join(RESULTS, 'repro_cpu_swinir', f'{plot}.png'))
+    assert 'docs/results/repro_cpu_swinir/psnr_vs_input.png' in readme
+
+
+def test_swinir_sampler_tables_are_the_committed_per_image_csvs():
+    runs = {label: read_sampler_csv(os.path.join(RESULTS, 'sampler_swinir', f'{label}_per_image.csv'))
+            for label in ('SwinIR', 'WNE-SwinIR')}
+    assert sampler_table(runs) in read('README.md')
+    assert sampler_image_table(runs) in read('docs/results/sampler_swinir/README.md')
+    for label in runs:
+        assert os.path.isfile(os.path.join(RESULTS, 'sampler_swinir', f'{label}_01_trajectory.png'))

@@ -59,7 +59,8 @@ def test_schedule_and_defaults():
     assert (inverse.sigma_init, inverse.sigma_stop, inverse.beta) == (1.0, pytest.approx(0.01), 0.01)
     assert (denoising.sigma_init * 255, denoising.sigma_stop * 255, denoising.beta) == (pytest.approx(10), 1, 1)
     assert (inverse.h0, inverse.max_steps, inverse.fill, inverse.end_rule) == (0.01, 1000, 0.5, 'project')
-    for bad in ({'max_steps': None}, {'max_steps': 0}, {'end_rule': 'stop'}, {'beta': 2}, {'h0': 0}):
+    for bad in ({'max_steps': None}, {'max_steps': 0}, {'end_rule': 'stop'}, {'beta': 2}, {'h0': 0},
+                {'diverge_factor': 1}):
         with pytest.raises(ValueError, match='sampler.'):
             config(**bad)
 
@@ -87,6 +88,48 @@ def test_oracle_denoiser_stops_at_sigma_stop_after_the_predicted_step():
     assert record.metrics['final_sigma_8bit'] == pytest.approx(255 * sigma, rel=1e-4)
     assert record.metrics['observed_psnr'] == pytest.approx(-10 * math.log10((50 / 255) ** 2), abs=0.6)
     assert record.metrics['one_pass_psnr'] == 100  # the oracle's one pass is exact (MSE floored at 1e-10)
+
+
+class ScriptedDenoiser:
+    """D(y) = y + s_k on rows of non-negative mean (k counts calls), so σ̂_t = s_{t−1} exactly; other rows get +0.1."""
+
+    def __init__(self, script: list[float]) -> None:
+        self.script, self.calls = script, 0
+
+    def __call__(self, y: torch.Tensor) -> torch.Tensor:
+        s = self.script[min(self.calls, len(self.script) - 1)]
+        self.calls += 1
+        scripted = (y.flatten(1).mean(1) >= 0).view(-1, 1, 1, 1)
+        return y + torch.where(scripted, s, 0.1)
+
+
+SCRIPT = [0.5, 0.3, 0.2, 0.35, 0.79, 0.81, 1.0]  # σ̂_1..σ̂_7: lowest at t = 3 (state y_2); 0.81 > 4·0.2 > 0.79
+
+
+@pytest.mark.parametrize('factor, detected_at', [(None, 6), (2.0, 5)])
+def test_a_rising_sigma_stops_as_diverged_and_returns_the_least_noisy_state(factor, detected_at):
+    clean = torch.cat([torch.full((1, 1, SIZE, SIZE), 0.5), -torch.ones(1, 1, SIZE, SIZE)])  # row 1: +0.1 a step
+    opt = {'sigma_init': 1, 'h0': 1.0, 'max_steps': 9} | ({} if factor is None else {'diverge_factor': factor})
+    cfg = config(denoising=True, **opt)  # h_t = 1 and β = 1: y_t = y_{t−1} + s_t exactly
+    assert cfg.diverge_factor == (factor or 4.0)
+    diverged, steady = run_sampler(ScriptedDenoiser(SCRIPT), clean, build_projector('denoising', (SIZE, SIZE)), cfg,
+                                   [0, 1])
+    assert diverged.metrics['stop_reason'] == 'diverged' and diverged.metrics['final_step'] == 2
+    assert diverged.metrics['final_sigma_8bit'] == pytest.approx(255 * 0.2)
+    assert torch.allclose(diverged.final, diverged.observed + 0.5 + 0.3, atol=1e-6)  # y_2, not the diverging y_5
+    assert diverged.metrics['final_psnr'] == pytest.approx(diverged.trajectory[2]['psnr'])
+    assert [row['step'] for row in diverged.trajectory] == list(range(detected_at))  # detected before the update
+    assert steady.metrics['stop_reason'] == 'max_steps' and steady.metrics['final_step'] == 9
+    assert torch.allclose(steady.final, steady.observed + 0.9, atol=1e-5)
+
+
+def test_a_non_finite_sigma_stops_as_diverged_instead_of_raising():
+    clean = torch.full((1, 1, SIZE, SIZE), 0.5)
+    cfg = config(denoising=True, sigma_init=1, h0=1.0, diverge_factor=1e30)
+    [record] = run_sampler(ScriptedDenoiser([0.5, 0.3, math.inf]), clean, build_projector('denoising', (SIZE, SIZE)),
+                           cfg, [0])
+    assert record.metrics['stop_reason'] == 'diverged' and record.metrics['final_step'] == 1  # σ̂_2 = 0.3 measures y_1
+    assert torch.isfinite(record.final).all() and torch.allclose(record.final, record.observed + 0.5, atol=1e-6)
 
 
 @pytest.mark.parametrize('problem', ['inpaint_center', 'random_missing', 'block_superres', 'fourier_lowpass'])

@@ -18,7 +18,14 @@ from torch import Tensor
 from tqdm import tqdm
 
 from wne_basicsr.models.denoising_model import DenoisingModel
-from wne_basicsr.sampling.algorithm import CONFIG_KEYS, OUTPUT_KEYS, SamplerConfig, SampleRecord, run_sampler
+from wne_basicsr.sampling.algorithm import (
+    CONFIG_KEYS,
+    OUTPUT_KEYS,
+    STOP_DIVERGED,
+    SamplerConfig,
+    SampleRecord,
+    run_sampler,
+)
 from wne_basicsr.sampling.inverse_problems import build_projector, problem_type
 from wne_basicsr.sampling.summary import summarize
 from wne_basicsr.utils.csv_io import write_csv
@@ -134,7 +141,10 @@ class SamplerModel(DenoisingModel):
             for kind in ('observed', 'one_pass', 'final'):
                 imwrite(tensor2img([getattr(record, kind)]), osp.join(folder, 'images', f'{stem}_{kind}.png'))
         if self.save_plots:
-            title = f'{stem}: {record.metrics["stop_reason"]} after {record.metrics["final_step"]} steps'
+            m = record.metrics
+            title = f'{stem}: {m["stop_reason"]} after {m["final_step"]} steps'
+            if m['stop_reason'] == STOP_DIVERGED:
+                title = f'{stem}: diverged after {len(record.trajectory) - 1} steps, returned step {m["final_step"]}'
             from wne_basicsr.sampling.figures import trajectory_figure  # matplotlib only where plots are made
 
             figure = trajectory_figure(record, title, 255 * self.config.sigma_stop)
