@@ -70,3 +70,6 @@ def test_swinir_sampler_tables_are_the_committed_per_image_csvs():
     assert sampler_image_table(runs) in read('docs/results/sampler_swinir/README.md')
     for label in runs:
         assert os.path.isfile(os.path.join(RESULTS, 'sampler_swinir', f'{label}_01_trajectory.png'))
+    whole = {label: read_sampler_csv(os.path.join(RESULTS, 'sampler_swinir', f'whole01_{label}_per_image.csv'))
+             for label in runs}
+    assert sampler_table(whole) in read('docs/results/sampler_swinir/README.md')
