@@ -17,6 +17,7 @@ from wne_basicsr.sampling.inverse_problems import Projector, ZeroProjector
 
 END_RULES = ('project', 'denoise')
 STOP_SIGMA, STOP_STEPS, STOP_DIVERGED = 'sigma_stop', 'max_steps', 'diverged'
+DIVERGE_FACTOR = 4.0  # σ̂ above this many times its lowest value stops an image as diverged
 DEFAULTS_8BIT = {True: {'sigma_init': 10.0, 'sigma_stop': 1.0, 'beta': 1.0},  # denoising (P = 0)
                  False: {'sigma_init': 255.0, 'sigma_stop': 2.55, 'beta': 0.01}}  # inverse problems
 OUTPUT_KEYS = {'problem', 'batch_size', 'save_plots', 'save_gif', 'gif_every'}
@@ -47,7 +48,7 @@ class SamplerConfig:
     fill: float = 0.5
     seed: int = 0
     end_rule: str = 'project'
-    diverge_factor: float = 4.0
+    diverge_factor: float = DIVERGE_FACTOR
 
     @classmethod
     def from_opt(cls, opt: Mapping, denoising: bool) -> SamplerConfig:
@@ -68,7 +69,7 @@ class SamplerConfig:
                    sigma_stop=_number(opt, 'sigma_stop', defaults['sigma_stop'], 0) / 255,
                    beta=_number(opt, 'beta', defaults['beta'], 0, 1), h0=_number(opt, 'h0', 0.01, 0, 1, low_open=True),
                    h_max=h_max, max_steps=max_steps, fill=_number(opt, 'fill', 0.5, -math.inf), seed=seed,
-                   end_rule=end_rule, diverge_factor=_number(opt, 'diverge_factor', 4.0, 1, low_open=True))
+                   end_rule=end_rule, diverge_factor=_number(opt, 'diverge_factor', DIVERGE_FACTOR, 1, low_open=True))
 
 
 def step_size(t: int, h0: float, h_max: float | None = None) -> float:
@@ -150,12 +151,6 @@ def run_sampler(denoiser: Callable[[Tensor], Tensor], clean: Tensor, projector: 
     active = list(range(batch))
     steps, reasons, last_sigma = [0] * batch, [STOP_STEPS] * batch, [math.nan] * batch
     low_sigma, low_step, y_low = [math.inf] * batch, [0] * batch, y.clone()  # the least noisy state so far
-
-    def diverge(r: int) -> None:
-        """Stop image ``r`` as diverged and return it to its least noisy state (σ̂ is measured, not an oracle)."""
-        reasons[r], steps[r], last_sigma[r] = STOP_DIVERGED, low_step[r], low_sigma[r]
-        y[r] = y_low[r]
-
     for t in range(1, config.max_steps + 1):
         if t > 1:
             idx = torch.tensor(active, device=y.device)
@@ -164,7 +159,9 @@ def run_sampler(denoiser: Callable[[Tensor], Tensor], clean: Tensor, projector: 
         sigmas = rms(u)
         for r in active:
             if not math.isfinite(sigmas[r]) or sigmas[r] > config.diverge_factor * low_sigma[r]:
-                diverge(r)
+                # diverged: back to the least noisy state (σ̂ is measured from y, not an oracle)
+                reasons[r], steps[r], last_sigma[r] = STOP_DIVERGED, low_step[r], low_sigma[r]
+                y[r] = y_low[r]
                 continue
             last_sigma[r] = sigmas[r]
             if sigmas[r] < low_sigma[r]:  # σ̂_t measures y_{t-1}, the state returned if the image stops now
