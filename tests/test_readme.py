@@ -1,5 +1,5 @@
 """The README's "Use WNE in your own code" snippet runs as written, and its model is exactly NE; its SwinIR tables
-(validation, sweep, sampler) are the committed CSVs."""
+(validation, its fp32 check, sweep, sampler) are the committed CSVs."""
 import csv
 import os
 import re
@@ -43,13 +43,26 @@ def test_own_code_snippet_trains_and_prints_a_round_off_ne_defect(tmp_path):
     assert float(defect) <= 1e-6 and 0 < float(loss) < 0.05
 
 
+def read_curves(folder: str) -> list[dict]:
+    """The rows of ``docs/results/repro_cpu_swinir/<folder>/training_curves.csv``, step and value as numbers."""
+    with open(os.path.join(RESULTS, 'repro_cpu_swinir', folder, 'training_curves.csv'), newline='') as f:
+        return [{**r, 'step': int(r['step']), 'value': float(r['value'])} for r in csv.DictReader(f)]
+
+
 def test_swinir_validation_table_is_the_committed_training_curves():
-    with open(os.path.join(RESULTS, 'repro_cpu_swinir', 'recipe_1600', 'training_curves.csv'), newline='') as f:
-        rows = [{**r, 'step': int(r['step']), 'value': float(r['value'])} for r in csv.DictReader(f)]
+    rows = read_curves('recipe_1600')
     assert {r['run'] for r in rows} == {'SwinIR', 'WNE-SwinIR'}
     readme = read('README.md')
     assert validation_table(rows) in readme
     assert 'docs/results/repro_cpu_swinir/recipe_1600/training_curves.png' in readme
+
+
+def test_swinir_fp32_table_is_the_committed_bf16_and_fp32_curves():
+    fp32 = read_curves('fp32_baseline')
+    assert {r['run'] for r in fp32} == {'SwinIR-fp32'}
+    rows = [r for r in read_curves('recipe_1600') if r['run'] == 'SwinIR'] + fp32
+    assert validation_table(rows) in read('docs/results/repro_cpu_swinir/README.md')
+    assert os.path.isfile(os.path.join(RESULTS, 'repro_cpu_swinir', 'fp32_baseline', 'training_curves.png'))
 
 
 def test_swinir_sweep_table_is_the_committed_mismatch_csv():

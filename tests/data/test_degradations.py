@@ -9,7 +9,7 @@ import wne_basicsr  # noqa: F401
 # isort: split
 from basicsr.data import build_dataset
 
-from wne_basicsr.data.degradations import degraded_copy, jpeg_degrade
+from wne_basicsr.data.degradations import degraded_copy, jpeg_degrade, level_column
 from wne_basicsr.data.noise import NoiseSpec, eval_noisy
 
 
@@ -63,3 +63,12 @@ def test_evaluation_sets_take_jpeg_and_training_sets_refuse_it(gray_folder):
     with pytest.raises(ValueError, match='dataset t: noise type jpeg is an evaluation-only degradation'):
         build_dataset({'name': 't', 'type': 'NoisyImageDataset', 'phase': 'train', 'dataroot_gt': gray_folder,
                        'gt_size': 16, 'noise': {'type': 'jpeg', 'quality': 20}})
+
+
+def test_level_column_is_quality_for_jpeg_and_sigma_otherwise():
+    from wne_basicsr.evaluation.sweep_outputs import level_key
+    assert level_column('jpeg') == 'quality'
+    assert {level_column(n) for n in ('gaussian', 'uniform', 'poisson')} == {'sigma_8bit'}
+    assert level_key([{'degradation': 'jpeg'}]) == 'quality'
+    assert level_key([{'degradation': 'gaussian'}]) == 'sigma_8bit'
+    assert level_key([]) == 'sigma_8bit'

@@ -62,6 +62,24 @@ def test_cli_prints_the_table_and_names_a_missing_file(csv_path, tmp_path):
     assert out.returncode == 2 and f'mismatch CSV {missing!r} does not exist' in out.stderr
 
 
+def test_cli_wide_keeps_jpeg_qualities_integers(tmp_path):
+    rows = []
+    for model, base in (('DnCNN', 25.0), ('WNE-DnCNN', 27.0)):
+        for quality in (85, 5):
+            values = {c: '' for c in CSV_COLUMNS}
+            values.update(model=model, dataset='Set12', degradation='jpeg', quality=quality, input_psnr_db=quality / 4,
+                          psnr_float_db=base + quality / 10, psnr_uint8_db=base, ssim=0.5, is_train_sigma=0)
+            rows.append(values)
+    csv_path = write_mismatch_csv(rows, str(tmp_path / 'mismatch.csv'))
+    script = osp.join(REPO, 'scripts', 'mismatch_table.py')
+    out = subprocess.run([sys.executable, script, csv_path, '--wide', str(tmp_path / 'wide')], capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr
+    lines = (tmp_path / 'wide' / 'mismatch_wide_Set12.csv').read_text().splitlines()
+    assert lines[0] == 'quality,input_psnr_db,is_train_sigma,DnCNN,DnCNN_uint8,WNE-DnCNN,WNE-DnCNN_uint8'
+    assert lines[1:] == ['5,1.25,0,25.5,25.0,27.5,27.0', '85,21.25,0,33.5,25.0,35.5,27.0']
+
+
 def sampler_rows(finals, steps, reason, observed=6.0):
     return [{'image': f'{i + 1:02d}', 'index': i, 'observed_psnr': observed, 'one_pass_psnr': observed + 1,
              'final_psnr': final, 'final_ssim': final / 40, 'final_step': step, 'stop_reason': reason}

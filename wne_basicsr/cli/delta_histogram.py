@@ -7,7 +7,6 @@ Writes <output_dir>/coverage.csv (paper Table 3: m(σ_test; σ_train) and the [q
 delta_histogram.csv (bin counts per σ) and delta_histogram.{png,pdf} (histograms, KDEs and a line at √d).
 """
 import argparse
-import csv
 import os
 import os.path as osp
 
@@ -24,6 +23,7 @@ from wne_basicsr.evaluation.analysis import (
 )
 from wne_basicsr.evaluation.options import add_patch_flags, options_from_flags
 from wne_basicsr.evaluation.plots import delta_histogram_figure, save_figure
+from wne_basicsr.utils.csv_io import write_csv
 
 DEFAULTS = {'dataroot_gt': ['datasets/Train400'], 'color': 'gray', 'patch_size': 70, 'sigmas': [10, 20, 30, 40, 50],
             'num_samples': 20000, 'per_image': 16, 'max_images': None, 'noise': 'gaussian', 'seed': 0,
@@ -64,18 +64,16 @@ def write_outputs(deltas: dict[float, np.ndarray], opt: dict) -> str:
     order = sorted(deltas, reverse=True)
     coverage, windows = coverage_table(deltas), delta_windows(deltas)
     coverage_path = osp.join(folder, 'coverage.csv')
-    with open(coverage_path, 'w', newline='') as f:
-        writer = csv.writer(f)
-        writer.writerow(['sigma_train', *(f'm_sigma_test_{s:g}' for s in order), 'q2.5', 'q97.5'])
-        for train in order:
-            writer.writerow([f'{train:g}', *(coverage[train][test] for test in order), *windows[train]])
+    columns = ['sigma_train', *(f'm_sigma_test_{s:g}' for s in order), 'q2.5', 'q97.5']
+    write_csv([dict(zip(columns, (f'{train:g}', *(coverage[train][test] for test in order), *windows[train])))
+               for train in order], coverage_path, columns)
     top = 1.05 * dimension ** 0.5
-    with open(osp.join(folder, 'delta_histogram.csv'), 'w', newline='') as f:
-        writer = csv.writer(f)
-        writer.writerow(['sigma_8bit', 'bin_lo', 'bin_hi', 'count'])
-        for sigma in order:
-            counts, edges = np.histogram(deltas[sigma], bins=int(opt['bins']), range=(0, top))
-            writer.writerows([f'{sigma:g}', lo, hi, n] for lo, hi, n in zip(edges[:-1], edges[1:], counts))
+    histogram = []
+    for sigma in order:
+        counts, edges = np.histogram(deltas[sigma], bins=int(opt['bins']), range=(0, top))
+        histogram += [{'sigma_8bit': f'{sigma:g}', 'bin_lo': lo, 'bin_hi': hi, 'count': n}
+                      for lo, hi, n in zip(edges[:-1], edges[1:], counts)]
+    write_csv(histogram, osp.join(folder, 'delta_histogram.csv'), ['sigma_8bit', 'bin_lo', 'bin_hi', 'count'])
     save_figure(delta_histogram_figure({s: deltas[s] for s in sorted(deltas)}, dimension, int(opt['bins'])),
                 osp.join(folder, 'delta_histogram'))
     print('coverage m(σ_test; σ_train), rows σ_train, columns σ_test ' + ' '.join(f'{s:g}' for s in order))

@@ -9,7 +9,6 @@ Training-style patches (P 70, batch 128) at σ ∈ {10, …, 50}, the same patch
 collapse.csv (VR with the per-σ [q2.5, q97.5] Δ windows and with their intersection) and q_vs_delta.{png,pdf}.
 """
 import argparse
-import csv
 import os
 import os.path as osp
 
@@ -35,6 +34,7 @@ from wne_basicsr.evaluation.plots import q_vs_delta_figure, save_figure
 from wne_basicsr.evaluation.sweep_config import ModelSpec
 from wne_basicsr.inference.forward import eval_mode, whole_image_forward
 from wne_basicsr.startup import prepare_process
+from wne_basicsr.utils.csv_io import write_csv
 
 DEFAULTS = {'name': 'normalized_residual', 'models': {}, 'dataroot_gt': ['datasets/Train400'], 'color': 'gray',
             'patch_size': 70, 'batch_size': 128, 'num_batches': 2, 'sigmas': [10, 20, 30, 40, 50], 'per_image': 16,
@@ -109,13 +109,10 @@ def write_outputs(results: dict[str, dict[float, dict[str, np.ndarray]]], opt: d
     first = next(iter(results.values()))
     windows = delta_windows({sigma: values['delta'] for sigma, values in first.items()})
     shared = (max(lo for lo, _ in windows.values()), min(hi for _, hi in windows.values()))
-    with open(osp.join(folder, 'patches.csv'), 'w', newline='') as f:
-        writer = csv.writer(f)
-        writer.writerow(['model', 'sigma_8bit', 'delta', 'q', 'snr'])
-        for label, per_sigma in results.items():
-            for sigma, values in per_sigma.items():
-                writer.writerows([label, f'{sigma:g}', *row] for row in zip(values['delta'], values['q'],
-                                                                             values['snr']))
+    write_csv([{'model': label, 'sigma_8bit': f'{sigma:g}', 'delta': d, 'q': q, 'snr': snr}
+               for label, per_sigma in results.items() for sigma, values in per_sigma.items()
+               for d, q, snr in zip(values['delta'], values['q'], values['snr'])],
+              osp.join(folder, 'patches.csv'), ['model', 'sigma_8bit', 'delta', 'q', 'snr'])
     binned, collapse = {}, []
     for label, per_sigma in results.items():
         shown = {s: windowed(v, windows[s]) if opt['mask_windows'] else v for s, v in per_sigma.items()}
@@ -125,22 +122,17 @@ def write_outputs(results: dict[str, dict[float, dict[str, np.ndarray]]], opt: d
             for sigma, values in per_sigma.items():
                 inside = windowed(values, window_of[sigma])
                 means.append(binned_q(inside['delta'], inside['q'], bins, value_range)['mean'])
-            collapse.append([label, mode, collapse_score(means)])
-    with open(osp.join(folder, 'binned.csv'), 'w', newline='') as f:
-        writer = csv.writer(f)
-        writer.writerow(['model', 'sigma_8bit', 'bin_lo', 'bin_hi', 'count', 'q_mean', 'q_std'])
-        for label, per_sigma in binned.items():
-            for sigma, stats in per_sigma.items():
-                edges = stats['edges']
-                writer.writerows([label, f'{sigma:g}', lo, hi, n, m, s] for lo, hi, n, m, s in zip(
-                    edges[:-1], edges[1:], stats['count'], stats['mean'], stats['std']))
-    with open(osp.join(folder, 'collapse.csv'), 'w', newline='') as f:
-        writer = csv.writer(f)
-        writer.writerow(['model', 'window', 'vr'])
-        writer.writerows(collapse)
+            collapse.append({'model': label, 'window': mode, 'vr': collapse_score(means)})
+    write_csv([{'model': label, 'sigma_8bit': f'{sigma:g}', 'bin_lo': lo, 'bin_hi': hi, 'count': n, 'q_mean': m,
+                'q_std': sd}
+               for label, per_sigma in binned.items() for sigma, stats in per_sigma.items()
+               for lo, hi, n, m, sd in zip(stats['edges'][:-1], stats['edges'][1:], stats['count'], stats['mean'],
+                                           stats['std'])],
+              osp.join(folder, 'binned.csv'), ['model', 'sigma_8bit', 'bin_lo', 'bin_hi', 'count', 'q_mean', 'q_std'])
+    write_csv(collapse, osp.join(folder, 'collapse.csv'), ['model', 'window', 'vr'])
     save_figure(q_vs_delta_figure(binned), osp.join(folder, 'q_vs_delta'))
-    for label, mode, vr in collapse:
-        print(f'  {label:>24} VR ({mode} windows) = {vr:.4f}')
+    for entry in collapse:
+        print(f'  {entry["model"]:>24} VR ({entry["window"]} windows) = {entry["vr"]:.4f}')
     return folder
 
 

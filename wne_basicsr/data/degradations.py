@@ -16,6 +16,11 @@ JPEG = 'jpeg'
 DEGRADATIONS = (*NOISE_TYPES, JPEG)
 
 
+def level_column(degradation: str) -> str:
+    """The sweep CSV column holding a degradation's level: ``quality`` for JPEG, else ``sigma_8bit``."""
+    return 'quality' if degradation == JPEG else 'sigma_8bit'
+
+
 def jpeg_degrade(clean: Tensor, quality: int) -> Tensor:
     """The C×H×W image ``clean`` in [0, 1] rounded to uint8, JPEG-encoded and decoded at ``quality``, in [0, 1]."""
     img = (clean.detach().float().cpu().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()

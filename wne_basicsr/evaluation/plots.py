@@ -16,6 +16,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from scipy.stats import gaussian_kde
 
+from wne_basicsr.data.degradations import JPEG
+from wne_basicsr.evaluation.sweep_outputs import level_key
+
 
 def _unique(values: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(values))
@@ -50,12 +53,7 @@ def _mark_train_sigma(ax: Axes, points: list[dict], x_key: str, y_key: str, colo
 
 
 def _jpeg(rows: list[dict]) -> bool:
-    return bool(rows) and rows[0].get('degradation') == 'jpeg'
-
-
-def _level(rows: list[dict]) -> str:
-    """The column of the degradation level: the JPEG quality, or σ."""
-    return 'quality' if _jpeg(rows) else 'sigma_8bit'
+    return bool(rows) and rows[0].get('degradation') == JPEG
 
 
 def _label_qualities(ax: Axes, points: list[dict]) -> None:
@@ -69,7 +67,7 @@ def sweep_figure(rows: list[dict], x_key: str, y_key: str, xlabel: str, ylabel: 
                  identity: bool = False) -> Figure:
     """``y_key`` against ``x_key``: a subplot per dataset, a line per model (points in level order)."""
     datasets, models = _unique([r['dataset'] for r in rows]), _unique([r['model'] for r in rows])
-    jpeg, level = _jpeg(rows), _level(rows)
+    jpeg, level = _jpeg(rows), level_key(rows)
     figure = Figure(figsize=(5.2 * len(datasets), 4.2), layout='constrained')
     axes = figure.subplots(1, len(datasets), squeeze=False)[0]
     for ax, dataset in zip(axes, datasets):
@@ -110,12 +108,12 @@ def psnr_vs_input_figure(rows: list[dict]) -> Figure:
 
 def ssim_vs_sigma_figure(rows: list[dict]) -> Figure:
     """SSIM (paper protocol) against σ in 8-bit units (or the JPEG quality)."""
-    return sweep_figure(rows, _level(rows), 'ssim', 'JPEG quality' if _jpeg(rows) else 'σ (8-bit units)', 'SSIM')
+    return sweep_figure(rows, level_key(rows), 'ssim', 'JPEG quality' if _jpeg(rows) else 'σ (8-bit units)', 'SSIM')
 
 
 def ne_defect_vs_sigma_figure(rows: list[dict]) -> Figure:
     """NE defect against σ (or the JPEG quality), on a log axis."""
-    return sweep_figure(rows, _level(rows), 'ne_defect', 'JPEG quality' if _jpeg(rows) else 'σ (8-bit units)',
+    return sweep_figure(rows, level_key(rows), 'ne_defect', 'JPEG quality' if _jpeg(rows) else 'σ (8-bit units)',
                         'NE defect', log_y=True)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from wne_basicsr.data.degradations import DEGRADATIONS, JPEG
+from wne_basicsr.data.degradations import DEGRADATIONS, JPEG, level_column
 from wne_basicsr.data.image_io import COLORS, ImageSource
 from wne_basicsr.data.noise import check_quality
 from wne_basicsr.evaluation.options import read_yaml
@@ -207,7 +207,7 @@ class SweepConfig:
     @property
     def level_key(self) -> str:
         """The CSV column of the degradation's level: ``quality`` for JPEG, else ``sigma_8bit``."""
-        return 'quality' if self.noise == JPEG else 'sigma_8bit'
+        return level_column(self.noise)
 
     @classmethod
     def from_opt(cls, opt: Mapping) -> SweepConfig:

@@ -6,6 +6,7 @@ import math
 import os.path as osp
 from collections.abc import Sequence
 
+from wne_basicsr.data.degradations import level_column
 from wne_basicsr.evaluation.quality import QUALITY_COLUMNS
 from wne_basicsr.utils.csv_io import write_csv
 
@@ -21,7 +22,7 @@ def write_mismatch_csv(rows: list[dict], path: str) -> str:
 
 def level_key(rows: Sequence[dict]) -> str:
     """The column holding the rows' degradation level: ``quality`` for JPEG sweeps, else ``sigma_8bit``."""
-    return 'quality' if rows and rows[0].get('degradation') == 'jpeg' else 'sigma_8bit'
+    return level_column(rows[0].get('degradation', '') if rows else '')
 
 
 def wide_rows(rows: Sequence[dict], dataset: str) -> list[dict]:

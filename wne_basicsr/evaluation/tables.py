@@ -16,8 +16,8 @@ SAMPLER_TEXT_COLUMNS = ('image', 'stop_reason')  # image stems such as '01' stay
 
 
 def read_mismatch_csv(path: str) -> list[dict]:
-    """The tidy rows of a mismatch CSV, with the level (``sigma_8bit``, or ``quality`` for JPEG) as a number; CSVs
-    written before the ``degradation`` column are read as noise sweeps."""
+    """The tidy rows of a mismatch CSV, with the level as a number (``sigma_8bit`` a float, a JPEG ``quality`` an
+    int); CSVs written before the ``degradation`` column are read as noise sweeps."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'mismatch CSV {path!r} does not exist (run scripts/mismatch_curve.py first)')
     with open(path, newline='') as f:
@@ -28,7 +28,7 @@ def read_mismatch_csv(path: str) -> list[dict]:
     for row in rows:
         row.setdefault('degradation', row.get('noise', ''))
         key = level_key([row])
-        row[key] = float(row[key])
+        row[key] = int(float(row[key])) if key == 'quality' else float(row[key])
     return rows
 
 
