@@ -5,6 +5,8 @@ import sys
 
 import pytest
 
+from wne_basicsr.cli.mismatch_table import main as mismatch_table_main
+from wne_basicsr.cli.sampler_table import main as sampler_table_main
 from wne_basicsr.evaluation.sweep_outputs import CSV_COLUMNS, write_mismatch_csv
 from wne_basicsr.evaluation.tables import (
     SAMPLER_COLUMNS,
@@ -52,14 +54,15 @@ def test_missing_sigma_or_set_or_column_is_named(csv_path):
         mismatch_table(rows, [25], column='psnr')
 
 
-def test_cli_prints_the_table_and_names_a_missing_file(csv_path, tmp_path):
+def test_cli_prints_the_table_and_names_a_missing_file(csv_path, tmp_path, capsys):
     script = osp.join(REPO, 'scripts', 'mismatch_table.py')
     out = subprocess.run([sys.executable, script, csv_path, '--sigmas', '5', '25'], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert '| Set12 | WNE-DnCNN | 35.00 | 30.00 |' in out.stdout
     missing = str(tmp_path / 'nope.csv')
-    out = subprocess.run([sys.executable, script, missing, '--sigmas', '5'], capture_output=True, text=True)
-    assert out.returncode == 2 and f'mismatch CSV {missing!r} does not exist' in out.stderr
+    with pytest.raises(SystemExit) as stop:
+        mismatch_table_main([missing, '--sigmas', '5'])
+    assert stop.value.code == 2 and f'mismatch CSV {missing!r} does not exist' in capsys.readouterr().err
 
 
 def test_cli_wide_keeps_jpeg_qualities_integers(tmp_path):
@@ -70,11 +73,7 @@ def test_cli_wide_keeps_jpeg_qualities_integers(tmp_path):
             values.update(model=model, dataset='Set12', degradation='jpeg', quality=quality, input_psnr_db=quality / 4,
                           psnr_float_db=base + quality / 10, psnr_uint8_db=base, ssim=0.5, is_train_sigma=0)
             rows.append(values)
-    csv_path = write_mismatch_csv(rows, str(tmp_path / 'mismatch.csv'))
-    script = osp.join(REPO, 'scripts', 'mismatch_table.py')
-    out = subprocess.run([sys.executable, script, csv_path, '--wide', str(tmp_path / 'wide')], capture_output=True,
-                         text=True)
-    assert out.returncode == 0, out.stderr
+    mismatch_table_main([write_mismatch_csv(rows, str(tmp_path / 'mismatch.csv')), '--wide', str(tmp_path / 'wide')])
     lines = (tmp_path / 'wide' / 'mismatch_wide_Set12.csv').read_text().splitlines()
     assert lines[0] == 'quality,input_psnr_db,is_train_sigma,DnCNN,DnCNN_uint8,WNE-DnCNN,WNE-DnCNN_uint8'
     assert lines[1:] == ['5,1.25,0,25.5,25.0,27.5,27.0', '85,21.25,0,33.5,25.0,35.5,27.0']
@@ -121,11 +120,12 @@ def test_sampler_csv_errors_name_the_file(tmp_path, csv_path):
         sampler_image_table(runs)
 
 
-def test_sampler_cli_prints_both_tables_and_refuses_a_bad_argument(sampler_csvs):
+def test_sampler_cli_prints_both_tables_and_refuses_a_bad_argument(sampler_csvs, capsys):
     script = osp.join(REPO, 'scripts', 'sampler_table.py')
     args = [sys.executable, script, f'DnCNN={sampler_csvs[0]}', f'WNE={sampler_csvs[1]}', '--per-image']
     out = subprocess.run(args, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert '| WNE | 3 |' in out.stdout and '| 02 | 20.00 (1000) | 25.00 (150) | +5.00 |' in out.stdout
-    out = subprocess.run([sys.executable, script, sampler_csvs[0]], capture_output=True, text=True)
-    assert out.returncode == 2 and 'expected LABEL=CSV' in out.stderr
+    with pytest.raises(SystemExit) as stop:
+        sampler_table_main([sampler_csvs[0]])
+    assert stop.value.code == 2 and 'expected LABEL=CSV' in capsys.readouterr().err
