@@ -66,9 +66,5 @@ def test_evaluation_sets_take_jpeg_and_training_sets_refuse_it(gray_folder):
 
 
 def test_level_column_is_quality_for_jpeg_and_sigma_otherwise():
-    from wne_basicsr.evaluation.sweep_outputs import level_key
     assert level_column('jpeg') == 'quality'
     assert {level_column(n) for n in ('gaussian', 'uniform', 'poisson')} == {'sigma_8bit'}
-    assert level_key([{'degradation': 'jpeg'}]) == 'quality'
-    assert level_key([{'degradation': 'gaussian'}]) == 'sigma_8bit'
-    assert level_key([]) == 'sigma_8bit'

@@ -7,7 +7,7 @@ import os.path as osp
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from wne_basicsr.evaluation.sweep_outputs import wide_rows, write_tensorboard, write_wide_csvs
+from wne_basicsr.evaluation.sweep_outputs import level_key, wide_rows, write_tensorboard, write_wide_csvs
 from wne_basicsr.evaluation.tables import read_mismatch_csv
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -63,3 +63,9 @@ def test_tensorboard_has_a_scalar_per_model_set_and_metric(tmp_path):
                       if r['dataset'] == 'BSD68' and r['model'] == 'WNE-DnCNN')
     assert [(e.step, pytest.approx(e.value, abs=1e-4)) for e in scalars] == expected
     assert 'Set12/ne_defect/DnCNN' in events.Tags()['scalars']
+
+
+def test_level_key_reads_the_first_rows_degradation():
+    assert level_key([{'degradation': 'jpeg'}]) == 'quality'
+    assert level_key([{'degradation': 'gaussian'}]) == 'sigma_8bit'
+    assert level_key([]) == 'sigma_8bit'

@@ -7,7 +7,6 @@ Writes <output_dir>/coverage.csv (paper Table 3: m(σ_test; σ_train) and the [q
 delta_histogram.csv (bin counts per σ) and delta_histogram.{png,pdf} (histograms, KDEs and a line at √d).
 """
 import argparse
-import os
 import os.path as osp
 
 import numpy as np
@@ -59,7 +58,6 @@ def sample_deltas(opt: dict) -> dict[float, np.ndarray]:
 def write_outputs(deltas: dict[float, np.ndarray], opt: dict) -> str:
     """Coverage table, histogram counts and the figure; returns the coverage CSV path."""
     folder = opt['output_dir']
-    os.makedirs(folder, exist_ok=True)
     dimension = int(opt['patch_size']) ** 2 * (1 if opt['color'] == 'gray' else 3)
     order = sorted(deltas, reverse=True)
     coverage, windows = coverage_table(deltas), delta_windows(deltas)

@@ -9,7 +9,6 @@ Training-style patches (P 70, batch 128) at σ ∈ {10, …, 50}, the same patch
 collapse.csv (VR with the per-σ [q2.5, q97.5] Δ windows and with their intersection) and q_vs_delta.{png,pdf}.
 """
 import argparse
-import os
 import os.path as osp
 
 import numpy as np
@@ -104,7 +103,6 @@ def windowed(values: dict[str, np.ndarray], window: tuple[float, float]) -> dict
 def write_outputs(results: dict[str, dict[float, dict[str, np.ndarray]]], opt: dict) -> str:
     """patches.csv, binned.csv, collapse.csv and the Q-vs-Δ figure; returns the output folder."""
     folder = osp.join(opt['output_dir'], opt['name'])
-    os.makedirs(folder, exist_ok=True)
     bins, value_range = int(opt['bins']), [float(v) for v in opt['delta_range']]
     first = next(iter(results.values()))
     windows = delta_windows({sigma: values['delta'] for sigma, values in first.items()})

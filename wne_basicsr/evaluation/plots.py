@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from scipy.stats import gaussian_kde
 
-from wne_basicsr.data.degradations import JPEG
+from wne_basicsr.data.degradations import JPEG, level_column
 from wne_basicsr.evaluation.sweep_outputs import level_key
 
 
@@ -53,7 +53,7 @@ def _mark_train_sigma(ax: Axes, points: list[dict], x_key: str, y_key: str, colo
 
 
 def _jpeg(rows: list[dict]) -> bool:
-    return bool(rows) and rows[0].get('degradation') == JPEG
+    return level_key(rows) == level_column(JPEG)
 
 
 def _label_qualities(ax: Axes, points: list[dict]) -> None:
