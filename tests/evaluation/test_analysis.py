@@ -90,6 +90,10 @@ def test_scripts_write_tables_and_plots(tmp_path):
     with open(tmp_path / 'dh' / 'coverage.csv', newline='') as f:
         rows = list(csv.reader(f))
     assert rows[0] == ['sigma_train', 'm_sigma_test_50', 'm_sigma_test_10', 'q2.5', 'q97.5'] and len(rows) == 3
+    with open(tmp_path / 'dh' / 'delta_histogram.csv', newline='') as f:
+        histogram = list(csv.DictReader(f))
+    assert list(histogram[0]) == ['sigma_8bit', 'bin_lo', 'bin_hi', 'count'] and histogram[0]['sigma_8bit'] == '50'
+    assert sum(int(r['count']) for r in histogram if r['sigma_8bit'] == '10') == 300
     assert (tmp_path / 'dh' / 'delta_histogram.pdf').read_bytes().startswith(b'%PDF')
 
     network = {'type': 'WNE', 'backbone': {'type': 'DnCNN', 'num_feat': 4, 'num_layers': 3}}
@@ -104,4 +108,8 @@ def test_scripts_write_tables_and_plots(tmp_path):
         assert [r['window'] for r in csv.DictReader(f)] == ['own', 'intersection']
     with open(out / 'patches.csv', newline='') as f:
         assert len(list(csv.DictReader(f))) == 5 * 8
+    with open(out / 'binned.csv', newline='') as f:
+        binned = list(csv.DictReader(f))
+    assert list(binned[0]) == ['model', 'sigma_8bit', 'bin_lo', 'bin_hi', 'count', 'q_mean', 'q_std']
+    assert {r['sigma_8bit'] for r in binned} == {'10', '20', '30', '40', '50'} and binned[0]['model'] == 'WNE'
     assert cv2.imread(str(out / 'q_vs_delta.png')) is not None
