@@ -76,9 +76,14 @@ def test_swinir_sweep_table_is_the_committed_mismatch_csv():
     assert 'docs/results/repro_cpu_swinir/psnr_vs_input.png' in readme
 
 
-def test_swinir_sampler_tables_are_the_committed_per_image_csvs():
-    runs = {label: read_sampler_csv(os.path.join(RESULTS, 'sampler_swinir', f'{label}_per_image.csv'))
+def swinir_sampler_runs() -> dict[str, list[dict]]:
+    """The committed per-image sampler CSVs of the two SwinIR-lite priors, by label."""
+    return {label: read_sampler_csv(os.path.join(RESULTS, 'sampler_swinir', f'{label}_per_image.csv'))
             for label in ('SwinIR', 'WNE-SwinIR')}
+
+
+def test_swinir_sampler_tables_are_the_committed_per_image_csvs():
+    runs = swinir_sampler_runs()
     assert sampler_table(runs) in read('README.md')
     assert sampler_image_table(runs) in read('docs/results/sampler_swinir/README.md')
     for label in runs:
@@ -87,8 +92,7 @@ def test_swinir_sampler_tables_are_the_committed_per_image_csvs():
 
 def test_swinir_sampler_csvs_hold_the_readme_claims():
     """Whole 256×256 images 01-07, and WNE's final PSNR above the baseline's on each, as the README says."""
-    base, wne = (read_sampler_csv(os.path.join(RESULTS, 'sampler_swinir', f'{label}_per_image.csv'))
-                 for label in ('SwinIR', 'WNE-SwinIR'))
+    base, wne = swinir_sampler_runs().values()
     assert [row['image'] for row in base] == [row['image'] for row in wne] == [f'{i:02d}' for i in range(1, 8)]
     assert all((row['height'], row['width']) == (256, 256) for row in base + wne)
     assert all(w['final_psnr'] > b['final_psnr'] for b, w in zip(base, wne))
