@@ -4,10 +4,12 @@
 # make repro-swinir: SwinIR-lite and WNE(SwinIR-lite) at sigma 10 on the CPU, then their Set12 sweep and panel.
 # make repro-swinir-sampler: the sampler (random inpainting) with those two models as priors.
 # make test: install what is missing, then run the test suite.
+# make gpu-check: on a machine with a CUDA GPU, check the GPU path in one command (about 9 minutes); report in
+# results/gpu_check/ (gpu_check.md and gpu_check.json).
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 
-.PHONY: install demo repro-cpu repro-jpeg repro-swinir repro-swinir-sampler test lint clean
+.PHONY: install demo repro-cpu repro-jpeg repro-swinir repro-swinir-sampler test gpu-check lint clean
 
 # Installs only when an import fails (checked outside the repository, so the editable install must exist): torch first
 # (basicsr's setup needs it present), then basicsr 1.4.2 without build isolation and without its tb-nightly dependency,
@@ -53,6 +55,9 @@ repro-swinir-sampler: install
 
 test: install
 	$(PYTHON) -m pytest tests
+
+gpu-check: install
+	$(PYTHON) benchmarks/gpu_check.py --output results/gpu_check
 
 lint:
 	$(PYTHON) -m ruff check .

@@ -56,18 +56,21 @@ MODES = {
 }
 
 
+def training_options(network: dict, amp: str, channels_last: bool, compile_: bool, device: torch.device) -> dict:
+    """Options of a DenoisingModel that trains ``network`` (Adam, MSE, constant lr) in the given precision/format."""
+    return {'name': 'throughput', 'model_type': 'DenoisingModel', 'scale': 1, 'is_train': True, 'dist': False,
+            'num_gpu': 1 if device.type == 'cuda' else 0, 'rank': 0, 'world_size': 1, 'datasets': {},
+            'network_g': network, 'channels_last': channels_last, 'compile': compile_,
+            'path': {'pretrain_network_g': None, 'strict_load_g': True, 'resume_state': None},
+            'train': {'ema_decay': 0, 'amp': amp, 'optim_g': {'type': 'Adam', 'lr': 1e-4}, 'scheduler': {
+                'type': 'MultiStepLR', 'milestones': [10 ** 9], 'gamma': 0.5}, 'total_iter': 10 ** 9,
+                'warmup_iter': -1, 'pixel_opt': {'type': 'MSELoss', 'loss_weight': 1.0}}}
+
+
 def model(network: dict, mode: str, device: torch.device):
     """A DenoisingModel in ``mode`` with seeded weights."""
-    amp, channels_last, compile_ = MODES[mode]
     torch.manual_seed(0)
-    opt = {'name': 'throughput', 'model_type': 'DenoisingModel', 'scale': 1, 'is_train': True, 'dist': False,
-           'num_gpu': 1 if device.type == 'cuda' else 0, 'rank': 0, 'world_size': 1, 'datasets': {},
-           'network_g': network, 'channels_last': channels_last, 'compile': compile_,
-           'path': {'pretrain_network_g': None, 'strict_load_g': True, 'resume_state': None},
-           'train': {'ema_decay': 0, 'amp': amp, 'optim_g': {'type': 'Adam', 'lr': 1e-4}, 'scheduler': {
-               'type': 'MultiStepLR', 'milestones': [10 ** 9], 'gamma': 0.5}, 'total_iter': 10 ** 9,
-               'warmup_iter': -1, 'pixel_opt': {'type': 'MSELoss', 'loss_weight': 1.0}}}
-    return build_model(opt)
+    return build_model(training_options(network, *MODES[mode], device))
 
 
 def step_seconds(instance, batch: dict, device: torch.device) -> float:

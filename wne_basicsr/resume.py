@@ -5,6 +5,7 @@ import os
 import os.path as osp
 
 import torch
+import torch.distributed as dist
 from basicsr.utils import check_resume, get_root_logger
 
 
@@ -17,7 +18,29 @@ def _list_states(state_dir: str) -> list[str]:
 
 
 def load_resume_state(opt: dict) -> dict | None:
-    """Load the state to resume from: the newest complete one under ``--auto_resume``, on any device."""
+    """Load the state to resume from: the newest complete one under ``--auto_resume``, on any device; in a distributed
+    run, the same one on every process."""
+    state = _load_newest_state(opt)
+    if opt.get('dist'):
+        same_resume_point(opt, None if state is None else state['iter'])
+    return state
+
+
+def same_resume_point(opt: dict, resume_iter: int | None) -> None:
+    """Refuse a distributed run whose processes found different training states to resume from: a process that
+    starts again from iteration 0 beside others that resume would train out of step and wait for them forever."""
+    found = [None] * opt['world_size']
+    dist.all_gather_object(found, resume_iter)
+    if len(set(found)) > 1:
+        where = ', '.join(f'rank {rank}: {"nothing" if it is None else f"iter {it}"}' for rank, it in enumerate(found))
+        raise FileNotFoundError(
+            f'the processes found different training states to resume from under experiments/{opt["name"]}/ '
+            f'({where}): every machine must see the same experiments folder (a shared file system), or copy it from '
+            'the machine of rank 0 to the others before resuming')
+
+
+def _load_newest_state(opt: dict) -> dict | None:
+    """The newest readable state of the experiment (``--auto_resume``) or the ``path.resume_state`` file, if any."""
     if opt['auto_resume']:
         candidates = _list_states(opt['path']['training_states'])
     else:

@@ -62,6 +62,29 @@ def test_definition_matches_closed_form():
     assert value == pytest.approx(float(expected), rel=1e-6)
 
 
+def _averaging_conv() -> nn.Module:
+    """A 3×3 convolution whose weights sum to 1, no bias: exactly NE in exact arithmetic, and autocast reaches it."""
+    conv = nn.Conv2d(1, 1, 3, padding=1, padding_mode='replicate', bias=False)
+    with torch.no_grad():
+        conv.weight.copy_(torch.rand(conv.weight.shape, generator=torch.Generator().manual_seed(2)))
+        conv.weight /= conv.weight.sum()
+    return conv
+
+
+def test_measures_in_fp32_inside_a_caller_autocast_region_and_in_the_dtype_it_is_given():
+    """A caller's bf16 autocast does not leak in (nor does a bf16 input); ``dtype`` runs the passes in that dtype."""
+    net, x = _averaging_conv(), _images()
+    fp32 = ne_defect(net, x, generator=torch.Generator().manual_seed(0))
+    assert fp32 < 1e-6
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        assert ne_defect(net, x, generator=torch.Generator().manual_seed(0)) == fp32
+    rounded = x.bfloat16()
+    assert ne_defect(net, rounded, generator=torch.Generator().manual_seed(0)) == ne_defect(
+        net, rounded.float(), generator=torch.Generator().manual_seed(0))
+    bf16 = ne_defect(net, x, generator=torch.Generator().manual_seed(0), dtype=torch.bfloat16)
+    assert 1e-4 < bf16 < 1e-1  # bf16 keeps 8 mantissa bits: round-off near 2⁻⁹ of each value
+
+
 def test_restores_training_mode_and_tf32_flags():
     net = _randomized(build_network(dict(TINY_DNCNN))).train()
     saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
