@@ -1,12 +1,20 @@
 """End to end: BasicSR's train pipeline through wne_basicsr/train.py, then --auto_resume and test.py."""
+import logging
 import os
 import re
 import shutil
 import subprocess
 import sys
+import time
+import types
 
 import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from wne_basicsr import pipelines
+
+# isort: split
+from basicsr.models import build_model
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -49,6 +57,8 @@ def test_train_validate_checkpoint_tensorboard_resume_and_test(tmp_path, make_im
     opt_file = tmp_path / 'tiny.yml'
     opt_file.write_text(yaml.safe_dump(tiny_options(str(tmp_path / 'train'), str(tmp_path / 'val'), 6)))
     log = run_entry('train.py', opt_file, tmp_path)
+    logged = re.findall(r'iter: +(\d+), lr.*\] l_pix: [-+.\de]+ psnr_train: [-+.\de]+ $', log, re.M)
+    assert logged == ['2', '4', '6']  # every print_freq iteration logs the loss and the training PSNR
     exp = tmp_path / 'experiments' / 'tiny_wne'
     assert (exp / 'models' / 'net_g_4.pth').is_file() and (exp / 'models' / 'net_g_latest.pth').is_file()
     assert (exp / 'training_states' / '4.state').is_file()
@@ -91,9 +101,44 @@ def test_exactly_total_iter_with_one_validation_per_step_and_matching_tensorboar
     events.Reload()
     assert [e.step for e in events.Scalars('metrics/tiny_sigma10/psnr_float')] == [5, 10]
     assert [e.step for e in events.Scalars('losses/l_pix')] == list(range(1, 11))
+    assert [e.step for e in events.Scalars('psnr_train')] == list(range(1, 11))
     models = tmp_path / 'experiments' / 'tiny_wne' / 'models'
     assert sorted(p.name for p in models.iterdir()) == ['net_g_10.pth', 'net_g_latest.pth']
     assert (tmp_path / 'experiments' / 'tiny_wne' / 'training_states' / '10.state').is_file()
+
+
+def test_logged_times_are_the_means_since_the_last_log_without_the_first_iteration(tmp_path, make_images,
+                                                                                  monkeypatch):
+    """A clock that the loop's batches and steps advance: 0.25 s per batch, 10 s for the first step and 1 s for the
+    others. Each log shows the mean of its own iterations, the first left out (BasicSR's AvgTimer: 4.25 and 2.75)."""
+    make_images(tmp_path / 'train', 4, (40, 40))
+    opt = tiny_options(str(tmp_path / 'train'), str(tmp_path / 'train'), 1000)
+    opt.update(is_train=True, dist=False, rank=0, world_size=1)
+    opt['datasets'] = {'train': {**opt['datasets']['train'], 'phase': 'train', 'scale': 1}}
+    opt['logger'].update(print_freq=3, save_checkpoint_freq=1000)
+    del opt['val']
+    clock = types.SimpleNamespace(now=0.0)
+    monkeypatch.setattr(pipelines, 'time', types.SimpleNamespace(perf_counter=lambda: clock.now, time=time.time))
+    logged = []
+    monkeypatch.setattr(pipelines.ProgressLogger, '__call__', lambda self, log_vars: logged.append(log_vars))
+    logger = logging.getLogger('basicsr')
+    loaders = pipelines.create_train_loaders(opt, logger)
+    model = build_model(opt)
+    loop = pipelines.TrainingLoop(opt, model, loaders, pipelines.make_prefetcher(opt, loaders.train), None, logger)
+    next_batch, step = loop.next_batch, model.optimize_parameters
+
+    def slow_batch() -> dict:
+        clock.now += 0.25
+        return next_batch()
+
+    def slow_step(current_iter: int) -> None:
+        step(current_iter)
+        clock.now += 10.0 if current_iter == 1 else 1.0
+
+    monkeypatch.setattr(loop, 'next_batch', slow_batch)
+    monkeypatch.setattr(model, 'optimize_parameters', slow_step)
+    loop.run(6)
+    assert [(v['iter'], v['time'], v['data_time']) for v in logged] == [(3, 1.25, 0.25), (6, 1.25, 0.25)]
 
 
 def test_missing_dataset_of_a_shipped_recipe_is_named_and_nothing_is_written(tmp_path):

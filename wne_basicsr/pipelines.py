@@ -7,7 +7,9 @@ Compared with ``basicsr.train.train_pipeline`` / ``basicsr.test.test_pipeline`` 
   epochs with a rounded-up batch count and stops short when the last batch is dropped);
 - the last iteration is validated once, at ``total_iter`` (BasicSR validates it again one step later), the ETA counts
   the iterations left, and the final checkpoint comes with its training state, so ``--auto_resume`` of a finished run
-  does not train again.
+  does not train again;
+- the logged ``time (data)`` is the mean of the iterations since the previous log, the first after a (re)start left
+  out (BasicSR averages from the first iteration on, start-up included).
 """
 from __future__ import annotations
 
@@ -23,12 +25,7 @@ from basicsr.data.data_sampler import EnlargedSampler
 from basicsr.data.prefetch_dataloader import CPUPrefetcher, CUDAPrefetcher
 from basicsr.models import build_model
 from basicsr.train import init_tb_loggers
-from basicsr.utils import (
-    AvgTimer,
-    MessageLogger,
-    make_exp_dirs,
-    mkdir_and_rename,
-)
+from basicsr.utils import MessageLogger, make_exp_dirs, mkdir_and_rename
 from basicsr.utils.options import copy_opt_file
 from torch.utils.data import DataLoader
 
@@ -150,55 +147,111 @@ def train_pipeline(root_path: str) -> None:
         run.log.close()
 
 
+class LapTimer:
+    """Mean seconds of the laps timed since it was last cleared (BasicSR's AvgTimer averages from the first iteration
+    on, start-up included)."""
+
+    def __init__(self) -> None:
+        self.total, self.laps, self.tic = 0.0, 0, time.perf_counter()
+
+    def start(self) -> None:
+        self.tic = time.perf_counter()
+
+    def stop(self) -> None:
+        self.total += time.perf_counter() - self.tic
+        self.laps += 1
+
+    def mean(self) -> float:
+        """The mean lap since the last clear (0 when none)."""
+        return self.total / self.laps if self.laps else 0.0
+
+    def clear(self) -> None:
+        self.total, self.laps = 0.0, 0
+
+
+class TrainingLoop:
+    """BasicSR's training iterations: ``run(n)`` trains up to iteration ``n`` over as many epochs as that takes, and
+    logs, saves and validates at the options' frequencies. The logged ``time (data)`` is the mean since the last log."""
+
+    def __init__(self, opt: dict, model, loaders: TrainLoaders, prefetcher, tb_logger, logger: logging.Logger,
+                 epoch: int = 0, current_iter: int = 0) -> None:
+        self.opt, self.model, self.loaders, self.prefetcher, self.tb_logger = opt, model, loaders, prefetcher, tb_logger
+        self.logger, self.epoch, self.current_iter = logger, epoch, current_iter
+        self.first_iter, self.validated_at = current_iter + 1, None
+        self.msg_logger = ProgressLogger(opt, current_iter, tb_logger)
+        self.data_timer, self.iter_timer = LapTimer(), LapTimer()
+        self._start_epoch()
+
+    def _start_epoch(self) -> None:
+        self.loaders.sampler.set_epoch(self.epoch)
+        if hasattr(self.loaders.train.dataset, 'set_stream'):
+            self.loaders.train.dataset.set_stream(self.epoch, self.current_iter)  # new draws per epoch, and on resume
+        self.prefetcher.reset()
+
+    def next_batch(self) -> dict:
+        """The prefetcher's next batch, from a new epoch when the current one is used up."""
+        batch = self.prefetcher.next()
+        if batch is None:
+            self.epoch += 1
+            self._start_epoch()
+            batch = self.prefetcher.next()
+        return batch
+
+    def run(self, until: int) -> None:
+        """Iterations ``current_iter + 1`` to ``until``; ``time`` counts loading the batch and the step."""
+        while self.current_iter < until:
+            self.data_timer.start()
+            self.iter_timer.start()
+            train_data = self.next_batch()
+            self.data_timer.stop()
+            self.current_iter += 1
+            self.model.update_learning_rate(self.current_iter, warmup_iter=self.opt['train'].get('warmup_iter', -1))
+            self.model.feed_data(train_data)
+            self.model.optimize_parameters(self.current_iter)
+            self.iter_timer.stop()
+            self._after_step()
+
+    def _after_step(self) -> None:
+        """Log, save and validate as the options say."""
+        current_iter = self.current_iter
+        if current_iter == self.first_iter:
+            self.msg_logger.reset_start_time()  # the ETA leaves out start-up, also after a resume
+        logged = current_iter % self.opt['logger']['print_freq'] == 0
+        if logged:
+            self.msg_logger({'epoch': self.epoch, 'iter': current_iter, 'lrs': self.model.get_current_learning_rate(),
+                             'time': self.iter_timer.mean(), 'data_time': self.data_timer.mean(),
+                             **self.model.get_current_log()})
+        if logged or current_iter == self.first_iter:  # the next log's times leave out start-up (unless logged alone)
+            self.data_timer.clear()
+            self.iter_timer.clear()
+        if current_iter % self.opt['logger']['save_checkpoint_freq'] == 0 or \
+                current_iter == int(self.opt['train']['total_iter']):
+            self.logger.info('Saving models and training states.')
+            self.model.save(self.epoch, current_iter)
+        val_opt = self.opt.get('val')
+        if val_opt is not None and current_iter % val_opt['val_freq'] == 0:
+            _validate(self.model, self.loaders.val, current_iter, self.tb_logger, val_opt)
+            self.validated_at = current_iter
+
+
 def _train(opt: dict, model, loaders: TrainLoaders, prefetcher, resume_state: dict | None, tb_logger,
            logger: logging.Logger) -> None:
     """The training loop: ``total_iter`` steps over as many epochs as that takes, then the final save and validation."""
-    total_iters = int(opt['train']['total_iter'])
     epoch, current_iter = 0, 0
     if resume_state:
         model.resume_training(resume_state)
         epoch, current_iter = resume_state['epoch'], resume_state['iter']
         logger.info(f'Resuming training from epoch: {epoch}, iter: {current_iter}.')
-    msg_logger = ProgressLogger(opt, current_iter, tb_logger)
-    val_opt = opt.get('val')
+    loop = TrainingLoop(opt, model, loaders, prefetcher, tb_logger, logger, epoch, current_iter)
     logger.info(f'Start training from epoch: {epoch}, iter: {current_iter}')
-    data_timer, iter_timer = AvgTimer(), AvgTimer()
-    start_time, first_iter, validated_at = time.time(), current_iter + 1, None
-    while current_iter < total_iters:
-        loaders.sampler.set_epoch(epoch)
-        if hasattr(loaders.train.dataset, 'set_stream'):
-            loaders.train.dataset.set_stream(epoch, current_iter)  # new draws per epoch, and after a resume
-        prefetcher.reset()
-        train_data = prefetcher.next()
-        while train_data is not None and current_iter < total_iters:
-            data_timer.record()
-            current_iter += 1
-            model.update_learning_rate(current_iter, warmup_iter=opt['train'].get('warmup_iter', -1))
-            model.feed_data(train_data)
-            model.optimize_parameters(current_iter)
-            iter_timer.record()
-            if current_iter == first_iter:
-                msg_logger.reset_start_time()  # the ETA leaves out start-up, also after a resume
-            if current_iter % opt['logger']['print_freq'] == 0:
-                msg_logger({'epoch': epoch, 'iter': current_iter, 'lrs': model.get_current_learning_rate(),
-                            'time': iter_timer.get_avg_time(), 'data_time': data_timer.get_avg_time(),
-                            **model.get_current_log()})
-            if current_iter % opt['logger']['save_checkpoint_freq'] == 0 or current_iter == total_iters:
-                logger.info('Saving models and training states.')
-                model.save(epoch, current_iter)
-            if val_opt is not None and current_iter % val_opt['val_freq'] == 0:
-                _validate(model, loaders.val, current_iter, tb_logger, val_opt)
-                validated_at = current_iter
-            data_timer.start()
-            iter_timer.start()
-            train_data = prefetcher.next()
-        if current_iter < total_iters:
-            epoch += 1
+    start_time = time.time()
+    loop.run(int(opt['train']['total_iter']))
     logger.info(f'End of training. Time consumed: {datetime.timedelta(seconds=int(time.time() - start_time))}')
     logger.info('Save the latest model.')
     model.save(epoch=-1, current_iter=-1)  # net_g_latest.pth
-    if val_opt is not None and validated_at != current_iter:
-        _validate(model, loaders.val, current_iter, tb_logger, val_opt)
+    val_opt = opt.get('val')
+    if val_opt is not None and loop.validated_at != loop.current_iter:
+        _validate(model, loaders.val, loop.current_iter, tb_logger, val_opt)
     if tb_logger:
         tb_logger.close()
 

@@ -1,6 +1,7 @@
 """benchmarks/pipeline_overhead.py: both loops do the same optimisation; the script prints its ratio."""
 import json
 import os.path as osp
+import re
 import subprocess
 import sys
 
@@ -10,6 +11,7 @@ import yaml
 from script_loader import load_script
 
 import wne_basicsr  # noqa: F401
+from wne_basicsr.inference.precision import fast_bf16
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -30,26 +32,25 @@ def write_options(tmp_path, root, loss='MSELoss') -> str:
     return str(path)
 
 
-@pytest.mark.parametrize('loss', ['MSELoss', 'L1Loss'])
-def test_basicsr_and_bare_loops_take_the_same_steps(tmp_path, gray_folder, loss):
+@pytest.mark.parametrize('loss, mode', [('MSELoss', 'fp32'), ('L1Loss', 'fp32+cl')])
+def test_trainer_and_bare_loops_take_the_same_steps(tmp_path, gray_folder, loss, mode):
     script = load_script('benchmarks/pipeline_overhead.py')
-    opt = script.training_options(write_options(tmp_path, gray_folder, loss), str(tmp_path / 'work'))
-    basicsr_loop = script.BasicSRLoop(opt)
-    model = basicsr_loop.model
+    opt = script.training_options(write_options(tmp_path, gray_folder, loss), str(tmp_path / 'work'), mode)
+    trainer, bare = script.loops(opt).values()  # the bare loop took the trainer's first batch ...
+    model = trainer.model
     weights = {k: v.clone() for k, v in model.get_bare_model(model.net_g).state_dict().items()}
-    basicsr_loop.prefetcher.reset()
-    batch = basicsr_loop._next_batch()
-    basicsr_loop.train_data = batch
-    bare_loop = script.BareLoop(opt, weights, batch)
-    basicsr_loop.run(1)
-    bare_loop.run(1)
+    assert trainer.model.channels_last == (mode == 'fp32+cl')
+    trainer.next_batch = lambda: {'lq': bare.lq, 'gt': bare.gt}  # ... which the trainer's first step now takes
+    trainer.run(1)
+    bare.run(1)
     after = model.get_bare_model(model.net_g).state_dict()
     changed = [k for k in weights if not torch.equal(weights[k], after[k])]
     assert changed, 'one optimizer step must move the weights'
-    for key, value in bare_loop.net.state_dict().items():
+    for key, value in bare.net.state_dict().items():
         torch.testing.assert_close(value, after[key], rtol=1e-5, atol=1e-6)
-    basicsr_loop.run(7)  # 9 batches drawn, at 4 per epoch (4 images x 2 / batch 2): the loop is in its third epoch
-    assert basicsr_loop.current_iter == 8 and basicsr_loop.epoch == 2
+    del trainer.next_batch
+    trainer.run(9)  # 9 batches drawn, at 4 per epoch (4 images x 2 / batch 2): the loop is in its third epoch
+    assert trainer.current_iter == 9 and trainer.epoch == 2 and bare.current_iter == 1
 
 
 def test_unknown_loss_is_refused(tmp_path, gray_folder):
@@ -64,6 +65,13 @@ def test_script_prints_the_ratio_and_writes_json(tmp_path, gray_folder):
                              write_options(tmp_path, gray_folder), '--iters', '1', '--threads', '1', '--json',
                              str(out)], capture_output=True, text=True, cwd=str(tmp_path))
     assert result.returncode == 0, result.stderr
-    assert 'throughput ratio (BasicSR / bare PyTorch, iterations/s):' in result.stdout
     report = json.loads(out.read_text())
-    assert report['ratio'] > 0 and len(report['seconds_per_iter']['bare PyTorch']) == 10
+    measured = ['fp32', 'fp32+cl', *(['bf16+cl'] if fast_bf16('cpu') else [])]
+    assert [m for m, r in report['modes'].items() if isinstance(r, dict)] == measured
+    for mode in measured:
+        result_of_mode = report['modes'][mode]
+        assert result_of_mode['ratio'] > 0 and len(result_of_mode['seconds_per_iter']['bare PyTorch']) == 10
+        assert re.search(rf'^{re.escape(mode)} +[\d.]+ +[\d.]+ +[\d.]+', result.stdout, re.M)
+    if not fast_bf16('cpu'):
+        assert report['modes']['bf16+cl'] == 'not measured here (no native bf16)'
+        assert re.search(r'^bf16\+cl: not measured here \(no native bf16\)$', result.stdout, re.M)

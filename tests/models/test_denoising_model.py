@@ -1,4 +1,4 @@
-"""DenoisingModel: colour checks, training step, validation metrics on the bare network."""
+"""DenoisingModel: colour checks, input checks, training step and its log, validation metrics on the bare network."""
 import copy
 
 import pytest
@@ -102,3 +102,28 @@ def test_inference_dtype_bf16_runs_under_autocast_and_returns_fp32(tmp_path, gra
     assert out.dtype == torch.float32
     assert not torch.equal(out, reference)  # bf16 convolutions really ran
     assert (out - reference).abs().max() < 2e-2
+
+
+def test_psnr_train_is_computed_on_the_logged_iterations_and_l_pix_on_every_one(tmp_path, gray_folder):
+    opt = model_options(tmp_path, gray_folder)
+    opt['logger'] = {'print_freq': 3}
+    model = build_model(opt)
+    gt = torch.rand(2, 1, 16, 16)
+    batch = {'lq': gt + 0.05 * torch.randn_like(gt), 'gt': gt}
+    keys = []
+    for it in range(1, 7):
+        model.feed_data(batch)
+        model.optimize_parameters(it)
+        keys.append(list(model.get_current_log()))
+    assert keys == [['l_pix'], ['l_pix'], ['l_pix', 'psnr_train']] * 2
+    expected = -10 * torch.log10(torch.nn.functional.mse_loss(model.output.clamp(0, 1), gt))
+    assert model.get_current_log()['psnr_train'] == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_non_finite_gt_is_refused_with_its_name(tmp_path, gray_folder):
+    model = build_model(model_options(tmp_path, gray_folder))
+    lq = torch.rand(2, 1, 8, 8)
+    gt = lq.clone()
+    gt[1, 0, 2, 2] = float('inf')
+    with pytest.raises(ValueError, match=r'^b_gt\.png: the gt image holds 1 NaN/Inf value'):
+        model.feed_data({'lq': lq, 'gt': gt, 'lq_path': ['a.png', 'b.png'], 'gt_path': ['a_gt.png', 'b_gt.png']})

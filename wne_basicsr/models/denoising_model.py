@@ -2,6 +2,7 @@
 precision, channels-last and compiled networks."""
 from __future__ import annotations
 
+import math
 import os.path as osp
 from collections import OrderedDict
 
@@ -29,6 +30,11 @@ from wne_basicsr.inference.precision import (
 from wne_basicsr.models.checkpoint_io import CheckpointIO
 
 COLOR_CHANNELS = {'gray': 1, 'rgb': 3, 'y': 1}  # ours, plus BasicSR's `color: y` of PairedImageDataset
+
+
+def all_finite(*tensors: Tensor) -> bool:
+    """Whether every value of ``tensors`` is finite, read back in one host sync."""
+    return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
 
 
 def input_channels(net: nn.Module) -> int | None:
@@ -117,10 +123,11 @@ class DenoisingModel(CheckpointIO, SRModel):
     def feed_data(self, data: dict) -> None:
         """Move a batch to the device, refusing NaN/Inf images (named by the batch's ``lq_path`` when present)."""
         names = data.get('lq_path')
-        self.check_finite(data['lq'], 'lq', names)
+        if not all_finite(*(data[key] for key in ('lq', 'gt') if key in data)):  # one sync; then name the bad images
+            self.check_finite(data['lq'], 'lq', names)
+            self.check_finite(data['gt'], 'gt', data.get('gt_path', names))
         self.lq = batch_format(data['lq'].to(self.device), self.channels_last)
         if 'gt' in data:
-            self.check_finite(data['gt'], 'gt', data.get('gt_path', names))
             self.gt = data['gt'].to(self.device)
         self.clean = data['clean'].to(self.device) if 'clean' in data else None
 
@@ -158,6 +165,7 @@ class DenoisingModel(CheckpointIO, SRModel):
         amp = self.opt['train'].get('amp')
         self.train_dtype = precision_dtype(amp, 'train.amp', self.device)
         self.grad_scaler = torch.amp.GradScaler(self.device.type) if self.train_dtype == torch.float16 else None
+        self.print_freq = (self.opt.get('logger') or {}).get('print_freq', 1)  # psnr_train only where it is logged
         if hasattr(self, 'net_g_ema'):
             prepare_network(self.net_g_ema, self.channels_last, self.compile_spec, self.device)
         get_root_logger().info(f'Training precision {dtype_name(self.train_dtype)} (train.amp: {amp or "fp32"}), '
@@ -167,7 +175,8 @@ class DenoisingModel(CheckpointIO, SRModel):
     def optimize_parameters(self, current_iter: int) -> None:
         """One step on loss(f(lq), gt), or with Soft-NE on loss(f(α·lq + m), α·gt + m); logs map the output back.
 
-        The forward runs under the ``train.amp`` autocast; the loss is computed in fp32 and must be finite.
+        The forward runs under the ``train.amp`` autocast; the loss is computed in fp32 and must be finite. psnr_train
+        is computed on the iterations ``logger.print_freq`` logs (every one without logger options).
         """
         self.optimizer_g.zero_grad()
         lq, gt = self.lq, self.gt
@@ -177,8 +186,15 @@ class DenoisingModel(CheckpointIO, SRModel):
         with autocast(self.device, self.train_dtype), compile_errors_explained():
             output = self.net_g(lq)
         l_pix = self.cri_pix(output.float(), gt.float())
-        self._check_finite_loss(l_pix, current_iter)
-        loss_dict = OrderedDict(l_pix=l_pix)
+        with torch.no_grad():
+            output = output.detach().float()
+            self.output = output if self.soft_ne is None else self.soft_ne.invert(output, alpha, shift)
+            values = OrderedDict(l_pix=l_pix.detach())
+            if current_iter % self.print_freq == 0:
+                reference = self.clean if self.clean is not None else self.gt
+                values['psnr_train'] = -10 * torch.log10(
+                    F.mse_loss(self.output.clamp(0, 1), reference).clamp_min(1e-10))
+        self.log_dict = self._checked_log(values, current_iter)
         if self.grad_scaler is None:
             l_pix.backward()
             self.optimizer_g.step()
@@ -186,27 +202,24 @@ class DenoisingModel(CheckpointIO, SRModel):
             self.grad_scaler.scale(l_pix).backward()
             self.grad_scaler.step(self.optimizer_g)
             self.grad_scaler.update()
-        with torch.no_grad():
-            output = output.detach().float()
-            self.output = output if self.soft_ne is None else self.soft_ne.invert(output, alpha, shift)
-            reference = self.clean if self.clean is not None else self.gt
-            mse = F.mse_loss(self.output.clamp(0, 1), reference).clamp_min(1e-10)
-            loss_dict['psnr_train'] = -10 * torch.log10(mse)
-        self.log_dict = self.reduce_loss_dict(loss_dict)
         if self.ema_decay > 0:
             self.model_ema(decay=self.ema_decay)
 
-    def _check_finite_loss(self, loss: Tensor, current_iter: int) -> None:
-        """Stop the run (every rank together) at the first NaN/Inf loss instead of training on garbage."""
-        finite = torch.isfinite(loss.detach()).float().reshape(1)
+    def _checked_log(self, values: OrderedDict[str, Tensor], current_iter: int) -> OrderedDict[str, float]:
+        """The step's log values (means over the ranks), read in its one host sync; a NaN/Inf loss on any rank stops
+        the run on every rank instead of training on garbage."""
+        stacked = torch.stack(list(values.values()))
         if self.opt['dist']:
-            dist.all_reduce(finite, op=dist.ReduceOp.MIN)
-        if finite.item() < 1:
+            dist.all_reduce(stacked)  # a NaN/Inf on one rank makes every rank's sum non-finite
+            stacked /= self.opt['world_size']
+        log = OrderedDict(zip(values, stacked.tolist()))
+        if not math.isfinite(log['l_pix']):
             raise FloatingPointError(
-                f'iteration {current_iter}: the training loss is {loss.item()} (not finite) under train.amp: '
+                f'iteration {current_iter}: the training loss is {log["l_pix"]} (not finite) under train.amp: '
                 f'{dtype_name(self.train_dtype)}. Stopping rather than training on; the checkpoints saved so far are '
                 'intact (--auto_resume restarts from the last one). Lower train.optim_g.lr, or use train.amp: fp32 or '
                 'bf16 (fp16 overflows first).')
+        return log
 
     def nondist_validation(self, dataloader, current_iter, tb_logger, save_img: bool) -> None:
         """Validate on one set: tensor metrics (float PSNR) on [0, 1] outputs, BasicSR metrics on uint8 images."""
