@@ -15,7 +15,7 @@ PIP := $(PYTHON) -m pip
 # (basicsr's setup needs it present), then basicsr 1.4.2 without build isolation and without its tb-nightly dependency,
 # then our dependencies and this package (editable).
 install:
-	@(cd / && $(PYTHON) -c "import wne_basicsr, pytest, xdist, matplotlib, lmdb, timm, einops, skimage") 2>/dev/null || { \
+	@(cd / && $(PYTHON) -c "import wne_basicsr, pytest, matplotlib, lmdb, timm, einops, skimage") 2>/dev/null || { \
 	  $(PIP) install torch torchvision && \
 	  $(PIP) install --no-build-isolation --no-deps basicsr==1.4.2 && \
 	  $(PIP) install -r requirements.txt && \

@@ -31,7 +31,7 @@ setup(
         'Pillow',
         'requests',
     ],
-    extras_require={'test': ['pytest', 'pytest-xdist', 'ruff']},
+    extras_require={'test': ['pytest', 'ruff']},
     entry_points={'console_scripts': [
         'wne-train = wne_basicsr.train:main',
         'wne-test = wne_basicsr.test:main',
