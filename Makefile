@@ -4,7 +4,7 @@
 # make repro-swinir: SwinIR-lite and WNE(SwinIR-lite) at sigma 10 on the CPU, then their Set12 sweep and panel.
 # make repro-swinir-sampler: the sampler (random inpainting) with those two models as priors.
 # make test: install what is missing, then run the test suite.
-# make gpu-check: on a machine with a CUDA GPU, check the GPU path in one command (about 9 minutes); report in
+# make gpu-check: on a machine with a CUDA GPU, check the GPU path in one command (9 minutes at most); report in
 # results/gpu_check/ (gpu_check.md and gpu_check.json).
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip

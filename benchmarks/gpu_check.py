@@ -530,10 +530,9 @@ def headline_options(recipe: str, ctx: Context) -> dict:
     train.update(phase='train', batch_size_per_gpu=2 if ctx.smoke else 32, gt_size=24 if ctx.smoke else 64,
                  num_worker_per_gpu=0 if ctx.smoke else min(12, (os.cpu_count() or 2) - 2),
                  persistent_workers=not ctx.smoke, pin_memory=cuda)
-    if ctx.smoke:
-        opt['network_g'] = {**opt['network_g'], **{k: SWINIR_TINY[k] for k in ('depths', 'embed_dim', 'num_heads')}} \
-            if opt['network_g']['type'] == 'SwinIR' else {**opt['network_g'], 'backbone': {
-                **opt['network_g']['backbone'], **{k: SWINIR_TINY[k] for k in ('depths', 'embed_dim', 'num_heads')}}}
+    if ctx.smoke:  # the SwinIR options (bare, or a wrapper's backbone) shrunk to SWINIR_TINY's size
+        swinir = opt['network_g'].get('backbone', opt['network_g'])
+        swinir.update({k: SWINIR_TINY[k] for k in ('depths', 'embed_dim', 'num_heads')})
     for key, dataset in list(opt['datasets'].items()):
         if key.startswith('val'):
             dataset.update(phase='val', max_images=1 if ctx.smoke else None)
@@ -587,7 +586,8 @@ def train_for(ctx: Context, opt: dict, seconds: float) -> dict:
 def stage_headline(ctx: Context, result: StageResult) -> None:
     """SwinIR-lite and WNE(SwinIR-lite) at σ 10, each trained for the same wall time at batch 32 × 64², then Set12
     at σ 10 / 50 / 100 (all 12 images)."""
-    seconds = min(ctx.headline_seconds, max(0.0, ctx.left() - ctx.needs('headline') / 2 + ctx.headline_seconds) / 2)
+    validation = STAGE_MINIMUM['headline'][1 if ctx.smoke else 0] / 4  # room left for validating both models
+    seconds = min(ctx.headline_seconds, max(0.0, ctx.left() - validation) / 2)
     if seconds < (2 if ctx.smoke else 30):
         raise SkipStage(f'{ctx.left():.0f} s left: too little for two trainings')
     for name, recipe in HEADLINE_RECIPES.items():
