@@ -3,22 +3,37 @@
 # make repro-jpeg: four CPU-scale models trained on uniform noise, then their JPEG sweep.
 # make repro-swinir: SwinIR-lite and WNE(SwinIR-lite) at sigma 10 on the CPU, then their Set12 sweep and panel.
 # make repro-swinir-sampler: the sampler (random inpainting) with those two models as priors.
-# make test: install what is missing, then run the test suite.
+# make test: install what is missing, then run the test suite, less its slow end-to-end tests (make test-all: all).
 # make gpu-check: on a machine with a CUDA GPU, check the GPU path in one command (9 minutes at most); report in
 # results/gpu_check/ (gpu_check.md and gpu_check.json).
-PYTHON ?= python3
+# make print-python: the python that the commands run (see PYTHON below).
+SYSTEM_PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+# PYTHON=... when given; else SYSTEM_PYTHON where a venv is active or pip may install into it, or .venv's python where
+# no venv is active and SYSTEM_PYTHON refuses pip installs (PEP 668's externally-managed Python, e.g. Debian's) or has
+# no pip; `make install` creates that .venv. An existing .venv is used whenever no venv is active (tools/pick_python.py).
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(or $(shell $(SYSTEM_PYTHON) tools/pick_python.py $(SYSTEM_PYTHON) $(VENV) 2>/dev/null),$(SYSTEM_PYTHON))
+endif
 PIP := $(PYTHON) -m pip
 
-.PHONY: install demo repro-cpu repro-jpeg repro-swinir repro-swinir-sampler test gpu-check lint clean
+.PHONY: install demo repro-cpu repro-jpeg repro-swinir repro-swinir-sampler test test-all gpu-check lint clean venv print-python
+
+# Creates .venv where PYTHON is its python and it does not exist yet.
+venv:
+	@if [ "$(PYTHON)" = "$(VENV)/bin/python" ] && [ ! -x "$(VENV)/bin/python" ]; then \
+	  echo "$(SYSTEM_PYTHON) refuses pip installs (PEP 668) or has no pip, and no venv is active: using $(VENV)"; \
+	  $(SYSTEM_PYTHON) -m venv "$(VENV)" || { rm -rf "$(VENV)"; echo "could not create $(VENV): install python3-venv" \
+	    "(e.g. sudo apt-get install python3-venv) or activate a virtual environment, then rerun"; exit 1; }; fi
 
 # Installs only when an import fails (checked outside the repository, so the editable install must exist): torch first
-# (basicsr's setup needs it present), then basicsr 1.4.2 without build isolation and without its tb-nightly dependency,
-# then our dependencies and this package (editable).
-install:
-	@(cd / && $(PYTHON) -c "import wne_basicsr, pytest, matplotlib, lmdb, timm, einops, skimage") 2>/dev/null || { \
-	  $(PIP) install torch torchvision && \
+# (basicsr's setup needs it present, and a setuptools that builds wheels by itself), then basicsr 1.4.2 without build
+# isolation and without its tb-nightly dependency, then our runtime and test dependencies and this package (editable).
+install: venv
+	@(cd / && $(PYTHON) -c "import wne_basicsr, pytest, ruff, matplotlib, lmdb, timm, einops, skimage") 2>/dev/null || { \
+	  $(PIP) install torch torchvision "setuptools>=70.1" && \
 	  $(PIP) install --no-build-isolation --no-deps basicsr==1.4.2 && \
-	  $(PIP) install -r requirements.txt && \
+	  $(PIP) install -r requirements.txt -r requirements-test.txt && \
 	  $(PIP) install --no-build-isolation --no-deps -e "$(CURDIR)" ; }
 
 demo: install
@@ -56,11 +71,18 @@ repro-swinir-sampler: install
 test: install
 	$(PYTHON) -m pytest tests
 
+# Also the end-to-end tests marked slow (multi-process and multi-node training, crash and resume, install, compile).
+test-all: install
+	$(PYTHON) -m pytest -m "" tests
+
 gpu-check: install
 	$(PYTHON) benchmarks/gpu_check.py --output results/gpu_check
 
 lint:
 	$(PYTHON) -m ruff check .
+
+print-python:
+	@echo $(PYTHON)
 
 clean:
 	rm -rf experiments tb_logger results .pytest_cache

@@ -1,4 +1,9 @@
-"""Packaging for wne_basicsr (install basicsr 1.4.2 first with --no-build-isolation; see the Makefile)."""
+"""Packaging for wne_basicsr.
+
+basicsr 1.4.2 is not among the requirements: pip would also install its tb-nightly, which clobbers tensorboard. Install
+torch first, then `pip install --no-build-isolation --no-deps basicsr==1.4.2`, then this package (see the Makefile);
+``import wne_basicsr`` says so where basicsr is missing. requirements.txt repeats install_requires less torch.
+"""
 from setuptools import find_packages, setup
 
 with open('README.md', encoding='utf-8') as f:
@@ -15,7 +20,6 @@ setup(
     install_requires=[
         'torch',
         'torchvision',
-        'basicsr==1.4.2',
         'timm',
         'einops',
         'opencv-python',

@@ -314,8 +314,8 @@ def measure_mode(ctx: Context, network: str, variants: dict, batch: dict, mode: 
     """One mode's row: seconds per step of the bare and the WNE model (interleaved rounds), peak memory, ratios."""
     amp, channels_last, compile_, tf32 = TRAIN_MODES[mode]
     warmup, steps, rounds = counts
-    set_tf32(tf32)
-    models = {kind: build_model(training_options(opts, amp, channels_last, compile_, ctx.device))
+    models = {kind: build_model({**training_options(opts, amp, channels_last, compile_, ctx.device),
+                                 'allow_tf32': tf32})  # the model sets TF32 as its option says
               for kind, opts in variants.items()}
     row = {'network': network, 'mode': mode, 'batch': 'x'.join(map(str, batch['lq'].shape)), 'status': 'measured'}
     start = time.perf_counter()

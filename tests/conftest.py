@@ -1,7 +1,10 @@
 """Shared fixtures: tiny image folders and option dicts."""
 from __future__ import annotations
 
+import os
 import os.path as osp
+import shutil
+import tempfile
 
 import cv2
 import numpy as np
@@ -12,6 +15,20 @@ import wne_basicsr  # noqa: F401  (compat before basicsr)
 import wne_basicsr.models  # noqa: F401  (registers DenoisingModel and SamplerModel)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+INDUCTOR_CACHE = 'TORCHINDUCTOR_CACHE_DIR'
+
+
+def pytest_configure(config) -> None:
+    """torch.compile's kernels (of this process and its subprocesses) go to a folder deleted after the session, not to
+    the system temp folder's shared cache, unless the caller chose a cache."""
+    if INDUCTOR_CACHE not in os.environ:
+        config.inductor_cache = os.environ[INDUCTOR_CACHE] = tempfile.mkdtemp(prefix='wne-test-inductor-')
+
+
+def pytest_unconfigure(config) -> None:
+    if getattr(config, 'inductor_cache', None):
+        shutil.rmtree(config.inductor_cache, ignore_errors=True)
+        del os.environ[INDUCTOR_CACHE]
 
 
 @pytest.fixture(autouse=True)

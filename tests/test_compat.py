@@ -98,3 +98,14 @@ def test_metrics_import_neither_models_nor_matplotlib():
             'print(sorted(m for m in sys.modules if m.startswith(("wne_basicsr.models", "matplotlib"))))')
     result = run_python(code)
     assert result.stdout.strip() == '[]', result.stdout + result.stderr
+
+
+def test_swinir_builds_without_the_meshgrid_warning_and_with_ij_indexing(recwarn):
+    from basicsr.archs.swinir_arch import WindowAttention
+
+    attention = WindowAttention(dim=8, window_size=(3, 4), num_heads=2)
+    assert not [w for w in recwarn if 'meshgrid' in str(w.message)]
+    # the relative position index of window (3, 4) with 'ij' indexing: rows vary slowest
+    coords = torch.stack(torch.meshgrid(torch.arange(3), torch.arange(4), indexing='ij')).flatten(1)
+    relative = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + torch.tensor([2, 3])
+    assert torch.equal(attention.relative_position_index, relative[..., 0] * 7 + relative[..., 1])

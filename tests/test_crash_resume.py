@@ -48,6 +48,7 @@ def logged_iters(tmp_path, run: int) -> list[int]:
     return [int(i) for i in re.findall(r'iter:\s+(\d+), lr', (tmp_path / f'run{run}.log').read_text())]
 
 
+@pytest.mark.slow
 def test_sigkill_during_training_then_auto_resume_reaches_total_iter(tmp_path, make_images):
     make_images(tmp_path / 'train', 4, (32, 32))  # a multiple of the batch: BasicSR's epoch count assumes it
     (tmp_path / 'crash.yml').write_text(yaml.safe_dump(train_options(str(tmp_path / 'train'))))

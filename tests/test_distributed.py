@@ -91,6 +91,7 @@ def files_under(folder) -> list:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob('*') if p.is_file())
 
 
+@pytest.mark.slow
 def test_torchrun_two_cpu_processes_train_identically_and_only_rank0_writes(tmp_path, make_images):
     make_images(tmp_path / 'train', 4, (40, 40))
     make_images(tmp_path / 'val', 1, (24, 20), seed=1)
@@ -174,6 +175,7 @@ def kill_node(node: subprocess.Popen) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+@pytest.mark.slow
 def test_two_nodes_train_identically_and_auto_resume_after_one_is_killed(tmp_path):
     """Two torchrun "machines" on localhost (``--nnodes 2``, one process each, c10d rendezvous, gloo) train the shipped
     quick start; node 1 (agent and worker) is killed with SIGKILL once the first checkpoint exists, node 0 then stops

@@ -17,6 +17,8 @@ from basicsr.utils.registry import DATASET_REGISTRY, MODEL_REGISTRY
 from script_loader import load_script
 
 from wne_basicsr.data.noise import NoiseSpec
+from wne_basicsr.option_checks import DATASET_LOADER_OPTIONS
+from wne_basicsr.registry_errors import check_known_keys
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 OPTIONS = sorted(osp.relpath(p, REPO) for p in glob.glob(osp.join(REPO, 'options', '**', '*.yml'), recursive=True))
@@ -141,3 +143,12 @@ def get(opt: dict, path: str):
 def test_recipe_details(path, key, expected):
     """Spot checks of the deliberately asymmetric recipes of docs/method.md §4.2 (losses, steps, schedules, data)."""
     assert get(load(f'options/train/{path}.yml'), key) == expected
+
+
+@pytest.mark.parametrize('path', [p for p in OPTIONS if 'model_type' in (load(p) or {})])
+def test_dataset_options_are_all_known_to_their_dataset(path):
+    """Every key of every set is one its dataset reads (a misspelled key is refused at start-up)."""
+    for name, dataset in load(path)['datasets'].items():
+        if isinstance(dataset, dict) and 'type' in dataset:
+            check_known_keys(dataset, DATASET_LOADER_OPTIONS | DATASET_REGISTRY.get(dataset['type']).options,
+                             f'{path}: datasets.{name}')

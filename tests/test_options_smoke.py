@@ -9,6 +9,7 @@ import functools
 import glob
 import os
 import os.path as osp
+import shutil
 import sys
 
 import cv2
@@ -34,6 +35,7 @@ OPTIONS = sorted(osp.relpath(p, REPO) for p in glob.glob(osp.join(REPO, 'options
 TRAIN_PREFIXES = ('options/train/', 'options/quickstart/', 'options/repro_cpu/', 'options/train_')
 # Folders of the tools' options files, checked by running their own parsers; anything else under options/ fails.
 TOOL_PREFIXES = {'options/test/mismatch/': 'sweep', 'options/test/sampler/': 'test',
+                 'options/test/quickstart/': 'test', 'options/test/repro_cpu/': 'test',
                  'options/test/analysis/delta_histogram': 'delta_histogram',
                  'options/test/analysis/normalized_residual': 'normalized_residual',
                  'options/test/analysis/adaptive_filters': 'adaptive_filters'}
@@ -166,15 +168,31 @@ def basicsr_argv(monkeypatch, entry: str, path: str, *force: str) -> None:
     monkeypatch.setattr(sys, 'argv', [*argv, '--force_yml', *force] if force else argv)
 
 
+def no_workers(opt: dict) -> list[str]:
+    """Loader options for every set of ``opt``: no worker processes (the sets are tiny; BasicSR's 4 workers per set
+    would only warn that this machine has fewer cores)."""
+    return [f'datasets:{key}:num_worker_per_gpu=0' for key in opt['datasets']]
+
+
+def remove_outputs(root: str, *folders: str) -> None:
+    """Delete what a run wrote under ``root`` (checkpoints of the larger networks are hundreds of MB)."""
+    for folder in folders:
+        shutil.rmtree(osp.join(root, folder), ignore_errors=True)
+
+
 def check_train(path: str, root: str, monkeypatch) -> None:
+    opt = load(path)
     if path in RUNS:
-        one_image = [f'datasets:{key}:max_images=1' for key in load(path)['datasets'] if key.startswith('val')]
-        basicsr_argv(monkeypatch, 'train.py', path, *RUN_ONE_ITERATION, *one_image)
+        # under its own name: experiments/<name>/ of the options holds checkpoints that test options load
+        name = f'smoke_{opt["name"]}'
+        one_image = [f'datasets:{key}:max_images=1' for key in opt['datasets'] if key.startswith('val')]
+        basicsr_argv(monkeypatch, 'train.py', path, f'name={name}', *RUN_ONE_ITERATION, *no_workers(opt), *one_image)
         train_pipeline(root)
-        name = load(path)['name']
-        assert osp.isfile(osp.join(root, 'experiments', name, 'models', 'net_g_1.pth'))
+        written = osp.isfile(osp.join(root, 'experiments', name, 'models', 'net_g_1.pth'))
+        remove_outputs(root, osp.join('experiments', name), osp.join('tb_logger', name))
+        assert written
         return
-    basicsr_argv(monkeypatch, 'train.py', path)
+    basicsr_argv(monkeypatch, 'train.py', path, *no_workers(opt))
     run = prepare_training(root)
     run.log.close()
     assert len(run.loaders.train) > 0 and all(len(loader) > 0 for loader in run.loaders.val)
@@ -182,12 +200,16 @@ def check_train(path: str, root: str, monkeypatch) -> None:
 
 
 def check_test(path: str, root: str, monkeypatch) -> None:
-    force = ['sampler:max_steps=2', 'val:save_img=false', 'datasets:test_1:max_images=1']
+    opt = load(path)
+    force = ['val:save_img=false', *no_workers(opt), *(f'datasets:{key}:max_images=1' for key in opt['datasets'])]
+    force += ['sampler:max_steps=2'] if 'sampler' in opt else []
     basicsr_argv(monkeypatch, 'test.py', path, *force)
     if path in RUNS:
         run_test_pipeline(root)
-        name = load(path)['name']
-        assert glob.glob(osp.join(root, 'results', name, '*', 'per_image.csv'))
+        written = 'per_image.csv' if 'sampler' in opt else 'test_*.log'
+        found = glob.glob(osp.join(root, 'results', opt['name'], '**', written), recursive=True)
+        remove_outputs(root, osp.join('results', opt['name']))
+        assert found
         return
     run = prepare_test(root)
     run.log.close()

@@ -1,5 +1,6 @@
-"""The README's "Use WNE in your own code" snippet runs as written, and its model is exactly NE; its SwinIR tables
-(validation, its fp32 check, sweep, sampler) are the committed CSVs."""
+"""The README's "Use WNE in your own code" snippet is seeded first, runs as written and prints what the README shows
+(its model exactly NE); the SwinIR tables of docs/results.md (validation, its fp32 check, sweep, sampler) are the
+committed CSVs."""
 import csv
 import os
 import re
@@ -17,6 +18,7 @@ from wne_basicsr.evaluation.training_curves import validation_table
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(REPO, 'docs', 'results')
+RESULTS_PAGE = 'docs/results.md'  # the page with the tables; its image links are relative to docs/
 
 
 def read(path: str) -> str:
@@ -25,22 +27,37 @@ def read(path: str) -> str:
         return f.read()
 
 
-def readme_snippet(heading: str) -> str:
-    """The first Python code block after ``heading`` in README.md."""
+def readme_snippet(heading: str) -> tuple[str, str]:
+    """The first Python code block after ``heading`` in README.md, and the text block that follows it (its output)."""
     with open(os.path.join(REPO, 'README.md'), encoding='utf-8') as f:
         text = f.read()
     section = text[text.index(heading):]
-    return re.search(r'```python\n(.*?)```', section, re.S).group(1)
+    match = re.search(r'```python\n(.*?)```.*?```text\n(.*?)```', section, re.S)
+    return match.group(1), match.group(2)
 
 
-def test_own_code_snippet_trains_and_prints_a_round_off_ne_defect(tmp_path):
-    (tmp_path / 'snippet.py').write_text(readme_snippet('## Use WNE in your own code'))
+OUTPUT = re.compile(r'loss ([\d.]+)\nNE defect ([\d.e+-]+)\n')
+
+
+def test_own_code_snippet_is_seeded_before_the_model_is_built():
+    code, _ = readme_snippet('## Use WNE in your own code')
+    seed = code.index('torch.manual_seed(')
+    assert seed < code.index('nn.Sequential(') and seed < code.index('WNE(backbone')
+
+
+def test_own_code_snippet_trains_and_prints_what_the_readme_shows(tmp_path):
+    code, shown = readme_snippet('## Use WNE in your own code')
+    (tmp_path / 'snippet.py').write_text(code)
     env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
     result = subprocess.run([sys.executable, 'snippet.py'], cwd=tmp_path, env={**env, 'PYTHONWARNINGS': 'ignore'},
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    loss, defect = re.fullmatch(r'loss ([\d.]+), NE defect ([\d.e+-]+)\n', result.stdout).groups()
+    loss, defect = OUTPUT.fullmatch(result.stdout).groups()
     assert float(defect) <= 1e-6 and 0 < float(loss) < 0.05
+    shown_loss, shown_defect = OUTPUT.fullmatch(shown).groups()
+    # the seeded loss is printed to 4 decimals, as shown; the defect is round-off, whose digits depend on the CPU
+    assert loss == shown_loss, f'the README shows loss {shown_loss}, the snippet printed {loss}'
+    assert float(shown_defect) <= 1e-6
 
 
 def read_curves(folder: str) -> list[dict]:
@@ -52,9 +69,9 @@ def read_curves(folder: str) -> list[dict]:
 def test_swinir_validation_table_is_the_committed_training_curves():
     rows = read_curves('recipe_1600')
     assert {r['run'] for r in rows} == {'SwinIR', 'WNE-SwinIR'}
-    readme = read('README.md')
-    assert validation_table(rows) in readme
-    assert 'docs/results/repro_cpu_swinir/recipe_1600/training_curves.png' in readme
+    page = read(RESULTS_PAGE)
+    assert validation_table(rows) in page
+    assert '](results/repro_cpu_swinir/recipe_1600/training_curves.png)' in page
 
 
 def test_swinir_fp32_table_is_the_committed_bf16_and_fp32_curves():
@@ -69,11 +86,11 @@ def test_swinir_sweep_table_is_the_committed_mismatch_csv():
     rows = read_mismatch_csv(os.path.join(RESULTS, 'repro_cpu_swinir', 'mismatch.csv'))
     assert {r['model'] for r in rows} == {'SwinIR', 'WNE-SwinIR'}
     table = mismatch_table(rows, [5, 10, 24.195, 50, 53.223, 100], datasets=['Set12'])
-    readme = read('README.md')
-    assert table in readme
+    page = read(RESULTS_PAGE)
+    assert table in page
     for plot in ('psnr_vs_input', 'ssim_vs_sigma', 'ne_defect_vs_sigma'):
         assert os.path.isfile(os.path.join(RESULTS, 'repro_cpu_swinir', f'{plot}.png'))
-    assert 'docs/results/repro_cpu_swinir/psnr_vs_input.png' in readme
+    assert '](results/repro_cpu_swinir/psnr_vs_input.png)' in page
 
 
 def swinir_sampler_runs() -> dict[str, list[dict]]:
@@ -84,16 +101,87 @@ def swinir_sampler_runs() -> dict[str, list[dict]]:
 
 def test_swinir_sampler_tables_are_the_committed_per_image_csvs():
     runs = swinir_sampler_runs()
-    assert sampler_table(runs) in read('README.md')
+    assert sampler_table(runs) in read(RESULTS_PAGE)
     assert sampler_image_table(runs) in read('docs/results/sampler_swinir/README.md')
     for label in runs:
         assert os.path.isfile(os.path.join(RESULTS, 'sampler_swinir', f'{label}_01_trajectory.png'))
 
 
 def test_swinir_sampler_csvs_hold_the_readme_claims():
-    """Whole 256×256 images 01-07, and WNE's final PSNR above the baseline's on each, as the README says."""
+    """Whole 256×256 images 01-07, and WNE's final PSNR above the baseline's on each, as docs/results.md says."""
     base, wne = swinir_sampler_runs().values()
     assert [row['image'] for row in base] == [row['image'] for row in wne] == [f'{i:02d}' for i in range(1, 8)]
     assert all((row['height'], row['width']) == (256, 256) for row in base + wne)
     assert all(w['final_psnr'] > b['final_psnr'] for b, w in zip(base, wne))
     assert {row['stop_reason'] for row in base} == {'sigma_stop'}
+
+
+def table_cells(text: str, first_cells: tuple[str, ...]) -> dict[tuple[str, ...], list[str]]:
+    """The Markdown table rows of ``text`` keyed by their first ``len(first_cells)`` cells (bold marks dropped), for
+    the rows whose leading cells are among ``first_cells``' allowed values (each a '|'-joined alternative list)."""
+    rows = {}
+    for line in text.splitlines():
+        if not line.startswith('| '):
+            continue
+        cells = [c.strip().replace('**', '') for c in line.strip().strip('|').split('|')]
+        key = tuple(cells[:len(first_cells)])
+        if all(k in allowed.split('|') for k, allowed in zip(key, first_cells)):
+            rows[key] = cells[len(first_cells):]
+    return rows
+
+
+def section(text: str, heading: str) -> str:
+    """The part of a Markdown page from ``heading`` to the next heading of the same or a higher level."""
+    start = text.index(heading)
+    level = len(heading) - len(heading.lstrip('#'))
+    end = re.search(rf'^#{{1,{level}}} ', text[start + len(heading):], re.MULTILINE)
+    return text[start:] if end is None else text[start:start + len(heading) + end.start()]
+
+
+def psnr_cells(cells: list[str]) -> list[str]:
+    """The PSNR of each cell ('11.93 (σ 85.413)' → '11.93'; '–' kept)."""
+    return [c.split(' ')[0] for c in cells]
+
+
+QUICKSTART_ROWS = {'input (noisy)': 'input (noisy)', 'DnCNN (baseline, l1)': 'DnCNN', 'WNE(DnCNN) (l2)': 'WNE-DnCNN'}
+
+
+def test_quickstart_table_is_the_committed_sweep_in_readme_and_results_page():
+    """The README's headline table and the one of docs/results.md are the same, and their PSNRs are the Set12 points
+    of docs/results/quickstart/mismatch.csv at σ 10, 25, 50."""
+    rows = read_mismatch_csv(os.path.join(RESULTS, 'quickstart', 'mismatch.csv'))
+    committed = table_cells(mismatch_table(rows, [10, 25, 50], datasets=['Set12']), ('Set12', '|'.join(
+        QUICKSTART_ROWS.values())))
+    for page, heading in (('README.md', '## The result'), (RESULTS_PAGE, '## Quick start')):
+        shown = table_cells(section(read(page), heading), ('|'.join(QUICKSTART_ROWS),))
+        assert set(shown) == {(label,) for label in QUICKSTART_ROWS}, page
+        for (label,), cells in shown.items():
+            assert cells[:3] == committed[('Set12', QUICKSTART_ROWS[label])], f'{page}: {label}'
+    assert 'docs/results/quickstart/psnr_vs_input.png' in read('README.md')
+
+
+REPRO_ROWS = {'input (noisy)': 'input (noisy)', 'DnCNN, ours': 'DnCNN', 'WNE(DnCNN), ours': 'WNE-DnCNN'}
+
+
+def test_repro_cpu_table_is_the_committed_sweep():
+    """Our rows of the σ-25 DnCNN table of docs/results.md are docs/results/repro_cpu/mismatch.csv."""
+    rows = read_mismatch_csv(os.path.join(RESULTS, 'repro_cpu', 'mismatch.csv'))
+    committed = table_cells(mismatch_table(rows, [5, 15, 25, 50, 85]), ('Set12|BSD68', '|'.join(REPRO_ROWS.values())))
+    shown = table_cells(section(read(RESULTS_PAGE), '## DnCNN at σ = 25'), ('Set12|BSD68', '|'.join(REPRO_ROWS)))
+    assert len(shown) == 6
+    for (dataset, label), cells in shown.items():
+        assert psnr_cells(cells) == committed[(dataset, REPRO_ROWS[label])], (dataset, label)
+
+
+JPEG_COLUMNS = ['input (JPEG)', 'DnCNN', 'SE-FDnCNN', 'NE-FDnCNN', 'WNE-DnCNN']
+
+
+def test_jpeg_table_is_the_committed_sweep():
+    """The 'ours' rows of the JPEG table of docs/results.md are docs/results/jpeg_from_uniform/mismatch.csv."""
+    rows = read_mismatch_csv(os.path.join(RESULTS, 'jpeg_from_uniform', 'mismatch.csv'))
+    committed = table_cells(mismatch_table(rows, [5, 85], datasets=['Set12']), ('Set12', '|'.join(JPEG_COLUMNS)))
+    shown = table_cells(section(read(RESULTS_PAGE), '## JPEG artefacts'), ('quality 5, ours|quality 85, ours',))
+    assert len(shown) == 2
+    for (label,), cells in shown.items():
+        column = 0 if label.startswith('quality 5,') else 1
+        assert cells == [committed[('Set12', model)][column] for model in JPEG_COLUMNS], label

@@ -8,6 +8,7 @@ import sys
 import time
 import types
 
+import pytest
 import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -51,6 +52,7 @@ def run_entry(script: str, opt_path, cwd, *args) -> str:
     return result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_train_validate_checkpoint_tensorboard_resume_and_test(tmp_path, make_images):
     make_images(tmp_path / 'train', 4, (40, 40))
     make_images(tmp_path / 'val', 2, (24, 20), seed=1)

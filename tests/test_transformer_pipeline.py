@@ -20,6 +20,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
                                      'options/train/Restormer/train_Restormer_WNE_s10.yml',
                                      'options/repro_cpu/train_SwinIR_s10.yml',
                                      'options/repro_cpu/train_SwinIR_WNE_s10.yml'])
+@pytest.mark.slow
 def test_train_two_iterations_then_ne_on_odd_sizes(tmp_path, make_images, options):
     make_images(tmp_path / 'train', 2, (40, 40))
     make_images(tmp_path / 'val', 1, (21, 19), seed=1)

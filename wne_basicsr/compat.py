@@ -1,4 +1,4 @@
-"""Make BasicSR 1.4.2 import and run on current torch/torchvision/numpy, on CPU too.
+"""Make BasicSR 1.4.2 import and run on current torch and torchvision, on CPU too.
 
 Import this module before anything from ``basicsr`` (``import wne_basicsr`` does it first). Each patch is applied only
 where the failure it fixes would happen (a missing torchvision module, a host without GPUs) and says what breaks
@@ -7,6 +7,8 @@ points (``resume.py``, ``option_checks.py``, ``pipelines.py``), not by patching 
 """
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
 import subprocess
 import sys
@@ -15,6 +17,17 @@ import types
 import torch
 import torch.distributed as dist
 import torchvision.transforms.functional as tvf
+
+BASICSR_INSTALL = 'pip install --no-build-isolation --no-deps basicsr==1.4.2'
+
+
+def _require_basicsr() -> None:
+    """Stop with one line that says how to install basicsr where it is missing (pip does not install it with us)."""
+    # basicsr is left out of setup.py's requirements: pip would then also install its tb-nightly, which clobbers
+    # tensorboard. It is installed on its own, after torch, whose presence its build needs.
+    if importlib.util.find_spec('basicsr') is None:
+        raise ModuleNotFoundError(f'wne_basicsr needs basicsr 1.4.2, which is not installed: run `{BASICSR_INSTALL}` '
+                                  '(after torch)', name='basicsr')
 
 
 def _alias_functional_tensor() -> bool:
@@ -69,5 +82,24 @@ def _patch_cpu_only_dist() -> bool:
     return True
 
 
+class _TorchWithIjMeshgrid(types.ModuleType):
+    """``torch`` as one module sees it, with ``meshgrid`` indexing 'ij' stated."""
+
+    meshgrid = functools.partial(torch.meshgrid, indexing='ij')
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(torch, name)
+
+
+def _patch_swinir_meshgrid() -> None:
+    """BasicSR's SwinIR calls ``torch.meshgrid`` without ``indexing``, meaning 'ij': give it that explicitly."""
+    import basicsr.archs.swinir_arch as swinir_arch
+
+    # Without it: every SwinIR built warns that torch.meshgrid will require the indexing argument.
+    swinir_arch.torch = _TorchWithIjMeshgrid('torch')
+
+
+_require_basicsr()
 _alias_functional_tensor()
 _patch_cpu_only_dist()
+_patch_swinir_meshgrid()

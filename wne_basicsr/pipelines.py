@@ -7,7 +7,9 @@ Compared with ``basicsr.train.train_pipeline`` / ``basicsr.test.test_pipeline`` 
   epochs with a rounded-up batch count and stops short when the last batch is dropped);
 - the last iteration is validated once, at ``total_iter`` (BasicSR validates it again one step later), the ETA counts
   the iterations left, and the final checkpoint comes with its training state, so ``--auto_resume`` of a finished run
-  does not train again;
+  says there is nothing to do and exits without validating or writing anything;
+- the last iteration is always logged (console and tensorboard), also in a run shorter than ``logger.print_freq``;
+- test.py refuses options that load no checkpoint (``path.pretrain_network_g``) and skips training sets;
 - the logged ``time (data)`` is the mean of the iterations since the previous log, the first after a (re)start left
   out (BasicSR averages from the first iteration on, start-up included).
 """
@@ -114,6 +116,7 @@ class PreparedRun:
     loaders: TrainLoaders | list[DataLoader]
     resume_state: dict | None = None
     prefetcher: object = None
+    complete: bool = False  # the training state to resume from is already at train.total_iter
 
 
 def prepare_training(root_path: str) -> PreparedRun:
@@ -125,6 +128,8 @@ def prepare_training(root_path: str) -> PreparedRun:
         torch.backends.cudnn.benchmark = True
         log.append(RunLog(opt['rank']))
         resume_state = load_resume_state(opt)
+        if resume_state is not None and resume_state['iter'] >= int(opt['train']['total_iter']):
+            return PreparedRun(opt, args, log[0], None, None, resume_state, complete=True)
         loaders = create_train_loaders(opt, log[0].logger)
         model = build_model(opt)
         prefetcher = make_prefetcher(opt, loaders.train)
@@ -135,6 +140,11 @@ def train_pipeline(root_path: str) -> None:
     """Train as the options say: check everything, make the folders, then run exactly ``train.total_iter`` steps."""
     run = prepare_training(root_path)
     opt = run.opt
+    if run.complete:
+        run.log.logger.info(f'nothing to do: the run reached total_iter {int(opt["train"]["total_iter"])} (training '
+                            f'state {opt["path"]["resume_state"]}); to train longer raise train.total_iter')
+        run.log.close()
+        return
     try:
         if run.resume_state is None:
             make_exp_dirs(opt)
@@ -216,7 +226,9 @@ class TrainingLoop:
         current_iter = self.current_iter
         if current_iter == self.first_iter:
             self.msg_logger.reset_start_time()  # the ETA leaves out start-up, also after a resume
-        logged = current_iter % self.opt['logger']['print_freq'] == 0
+        # the last iteration is always logged: a run shorter than print_freq still shows (and plots) its loss
+        logged = current_iter % self.opt['logger']['print_freq'] == 0 or \
+            current_iter == int(self.opt['train']['total_iter'])
         if logged:
             self.msg_logger({'epoch': self.epoch, 'iter': current_iter, 'lrs': self.model.get_current_learning_rate(),
                              'time': self.iter_timer.mean(), 'data_time': self.data_timer.mean(),
@@ -261,19 +273,49 @@ def _validate(model, loaders: list[DataLoader], current_iter: int, tb_logger, va
         model.validation(loader, current_iter, tb_logger, val_opt['save_img'])
 
 
+def shipped_test_options(opt_file: str) -> str | None:
+    """The test options shipped for a training options file (``options/<kind>/train_X.yml`` →
+    ``options/test/<kind>/test_X.yml``), if that file exists."""
+    folder, base = osp.split(opt_file)
+    if not base.startswith('train_'):
+        return None
+    candidate = osp.join(osp.dirname(folder), 'test', osp.basename(folder), 'test_' + base.removeprefix('train_'))
+    return candidate if osp.isfile(candidate) else None
+
+
+def check_checkpoint_given(opt: dict, opt_file: str) -> None:
+    """Refuse to test options that load no trained weights (training options have ``pretrain_network_g: ~``)."""
+    if opt['path'].get('pretrain_network_g'):
+        return
+    shipped = shipped_test_options(opt_file)
+    fix = (f'run its test options instead: -opt {shipped}' if shipped else
+           'use test options that load a checkpoint (options/test/quickstart/, options/test/repro_cpu/)')
+    raise StartupError(f'path.pretrain_network_g is not set in {opt_file}, so there is no trained network to test; '
+                       f'{fix}, or add --force_yml path:pretrain_network_g=experiments/{opt["name"]}/models/'
+                       'net_g_latest.pth')
+
+
 def prepare_test(root_path: str) -> PreparedRun:
-    """Parse the test options (``sys.argv``), build every set's loader (in key order) and the model; write nothing."""
+    """Parse the test options (``sys.argv``), build the loader of every set but the training ones (in key order) and
+    the model; write nothing."""
     log: list[RunLog] = []
     with prepared(log):
         opt, args = parse_checked_options(root_path, is_train=False)
+        check_checkpoint_given(opt, args.opt)
         torch.backends.cudnn.benchmark = True
         log.append(RunLog(opt['rank']))
         loaders = []
         for key, dataset_opt in sorted(opt['datasets'].items()):
+            if dataset_opt['phase'] == 'train':
+                log[0].logger.info(f'Skipping datasets.{key} ({dataset_opt.get("name", key)}): a training set; '
+                                   'test.py tests the other sets')
+                continue
             dataset = build_named_dataset(key, dataset_opt)
             loaders.append(build_dataloader(dataset, dataset_opt, num_gpu=opt['num_gpu'], dist=opt['dist'],
                                             sampler=None, seed=opt['manual_seed']))
             log[0].logger.info(f'Number of test images in {dataset_opt["name"]}: {len(dataset)}')
+        if not loaders:
+            raise StartupError('the options hold no set to test (training sets are skipped): add a test_* set')
         model = build_model(opt)
     return PreparedRun(opt, args, log[0], model, loaders)
 

@@ -13,12 +13,13 @@ from logging.handlers import MemoryHandler
 from basicsr.utils import get_env_info, get_root_logger, get_time_str
 from basicsr.utils.options import dict2str
 
-from wne_basicsr.option_checks import close_process_group, translate_local_rank
+from wne_basicsr.option_checks import OptionError, close_process_group, translate_local_rank
 from wne_basicsr.registry_errors import explain_unregistered_types
 
 LOG_FORMAT = '%(asctime)s %(levelname)s: %(message)s'  # BasicSR's
-# Errors whose message says everything (bad options, missing files): shown as one line, without a traceback.
-CLEAR_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, FileExistsError, NotADirectoryError)
+# What our checks raise on purpose (bad options or data, missing files): one line, without a traceback. Any other
+# error (a TypeError, KeyError or plain ValueError from deeper down) is unexpected and keeps its traceback.
+CLEAR_ERRORS = (OptionError, FileNotFoundError, FileExistsError, NotADirectoryError)
 
 
 class StartupError(RuntimeError):

@@ -1,7 +1,9 @@
 """Test with BasicSR's parts: ``python wne_basicsr/test.py -opt X.yml [--launcher pytorch]`` (``wne-test`` installed).
 
 Under ``python -m torch.distributed.launch`` its ``--local-rank=N`` is translated for BasicSR's parser. Results go
-under the working directory (``results/<name>``), or under ``$WNE_BASICSR_ROOT`` if set.
+under the working directory (``results/<name>``), or under ``$WNE_BASICSR_ROOT`` if set. Options that load no checkpoint
+(``path.pretrain_network_g``) are refused, and training sets are skipped: the recipes' test options are under
+``options/test/quickstart/`` and ``options/test/repro_cpu/``.
 """
 import os.path as osp
 import sys

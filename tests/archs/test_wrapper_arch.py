@@ -7,7 +7,7 @@ import wne_basicsr  # noqa: F401
 # isort: split
 from basicsr.archs import build_network
 
-from wne_basicsr.archs.wrapper_arch import WNE
+from wne_basicsr.archs.wrapper_arch import WNE, ScaleEquivariant
 
 AFFINE = [(0.2, -2.0), (5.0, 2.0), (1.7, 0.3), (0.5, 0.0), (3.3, -0.7), (1.0, 1.5)]
 BACKBONES = [dict(type='DnCNN'), dict(type='FDnCNN'), dict(type='DnCNN', num_feat=16, num_layers=5, bias_free=True),
@@ -90,13 +90,21 @@ def test_std_modes_are_both_exact(std_mode):
 
 
 def test_statistics_stay_float32_under_autocast():
+    """An offset of 10 with a variation of 0.1 (std ≈ 0.03): bf16, with a spacing of 1/16 near 10, would get the mean
+    off by ~1e-3 and the std by ~20 %; the statistics match float64 ones to float32 precision."""
+    torch.manual_seed(0)
     net = build_network({'type': 'WNE', 'backbone': {'type': 'DnCNN', 'num_feat': 8, 'num_layers': 4}}).eval()
-    x = torch.rand(1, 1, 16, 16) * 1e-3 + 1000.0  # bf16 statistics would lose this image entirely
-    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
-        out = net(x)
-    assert out.dtype == torch.float32
-    assert torch.isfinite(out).all()
-    assert (out - x).abs().max() < 1e-2  # an untrained DnCNN is near identity in normalized coordinates
+    x = 10 + 0.1 * torch.rand(2, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        fp32 = net(x)
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            z, (mean, std) = net.normalize(x)
+            out = net(x)
+    assert mean.dtype == std.dtype == z.dtype == out.dtype == torch.float32
+    flat = x.double().flatten(1)
+    assert torch.allclose(mean.double().flatten(), flat.mean(dim=1), rtol=0, atol=1e-5)
+    assert torch.allclose(std.double().flatten(), flat.std(dim=1), rtol=1e-5, atol=0)
+    assert (out - fp32).abs().max() < 0.1 * std.min()  # only the backbone ran in bf16
 
 
 def test_window_padding_keeps_exact_equivariance():
@@ -128,3 +136,19 @@ def test_backbone_weights_live_under_backbone_prefix():
 def test_bad_options_name_the_option(kwargs, message):
     with pytest.raises(ValueError, match=message):
         WNE(**kwargs)
+
+
+class PlusHalf(torch.nn.Module):
+    """g(z) = z + 0.5: the wrapper's output then shows the scale s it used (x + 0.5·s)."""
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return z + 0.5
+
+
+@pytest.mark.parametrize('std_mode, correction', [(None, 0), ('population', 0), ('unbiased', 1)])
+def test_scale_equivariant_scale_follows_std_mode(std_mode, correction):
+    x = torch.rand(2, 1, 5, 7, dtype=torch.float64) + 0.1
+    net = ScaleEquivariant(PlusHalf(), **({'std_mode': std_mode} if std_mode else {}))
+    s = (x.flatten(1).square().sum(1) / (x[0].numel() - correction)).sqrt().view(-1, 1, 1, 1)
+    assert torch.allclose(net(x), x + 0.5 * s, atol=1e-12)
+    assert f'std_mode={std_mode or "population"}' in repr(net)

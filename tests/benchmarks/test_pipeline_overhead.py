@@ -59,6 +59,7 @@ def test_unknown_loss_is_refused(tmp_path, gray_folder):
         script.training_options(write_options(tmp_path, gray_folder, 'CharbonnierLoss'), str(tmp_path / 'work'))
 
 
+@pytest.mark.slow
 def test_script_prints_the_ratio_and_writes_json(tmp_path, gray_folder):
     out = tmp_path / 'overhead.json'
     result = subprocess.run([sys.executable, osp.join(REPO, 'benchmarks', 'pipeline_overhead.py'), '-opt',

@@ -117,3 +117,83 @@ def test_bad_input_exits_with_a_one_line_error(tmp_path, case, message):
         denoise.main(['--opt', opt, '--checkpoint', args[0], '--input',
                                                 str(tmp_path / args[1]), '--output', str(tmp_path / 'out'),
                                                 '--device', 'cpu'])
+
+
+def run_denoise(opt: str, checkpoint: str, source, output, *flags: str) -> None:
+    denoise.main(['-opt', opt, '--checkpoint', checkpoint, '--input', str(source), '--output', str(output),
+                  '--device', 'cpu', *flags])
+
+
+def test_opt_takes_one_or_two_dashes():
+    rest = ['--checkpoint', 'c.pth', '--input', 'in', '--output', 'out']
+    assert denoise.parse_args(['-opt', 'a.yml', *rest]).opt == denoise.parse_args(['--opt', 'a.yml', *rest]).opt
+
+
+@pytest.mark.parametrize('output', ['in', 'in/sub', 'in/denoised', 'file'])
+def test_output_in_the_input_is_refused_and_the_originals_stay_as_they_were(tmp_path, output):
+    opt, checkpoint, _ = trained_files(tmp_path, 1)
+    (tmp_path / 'in' / 'sub').mkdir(parents=True)
+    for i, name in enumerate(('a.png', 'sub/b.png')):
+        cv2.imwrite(str(tmp_path / 'in' / name), noisy((20, 24), 255, i))
+    before = {p: p.read_bytes() for p in (tmp_path / 'in').rglob('*') if p.is_file()}
+    source, target = ((tmp_path / 'in' / 'a.png', tmp_path / 'in') if output == 'file' else
+                      (tmp_path / 'in', tmp_path / output))
+    with pytest.raises(SystemExit, match=r'^denoise\.py: error: --output .* is \(inside\) --input .*: the denoised '
+                                         r'images would overwrite or mix with the noisy originals; choose an '
+                                         r'--output folder outside --input$'):
+        run_denoise(opt, checkpoint, source, target)
+    assert {p: p.read_bytes() for p in (tmp_path / 'in').rglob('*') if p.is_file()} == before
+
+
+@pytest.mark.parametrize('mode', [None, 'per-channel', 'y', 'gray'])
+def test_colour_image_with_a_gray_network(tmp_path, mode, capsys):
+    opt, checkpoint, net = trained_files(tmp_path, 1)
+    cv2.imwrite(str(tmp_path / 'c.png'), noisy((30, 26, 3), 65535, 5))
+    run_denoise(opt, checkpoint, tmp_path / 'c.png', tmp_path / 'out', *(['--color-mode', mode] if mode else []))
+    warned = 'c.png: a colour image and a gray network: R, G and B denoised one by one' in capsys.readouterr().err
+    assert warned == (mode is None)
+    out = cv2.imread(str(tmp_path / 'out' / 'c.png'), cv2.IMREAD_UNCHANGED) / 65535
+    rgb = decode_image((tmp_path / 'c.png').read_bytes(), 'c.png', 'rgb')
+    with torch.no_grad():
+        if mode in (None, 'per-channel'):
+            channels = [net(torch.from_numpy(rgb[None, None, :, :, c]))[0, 0].numpy() for c in range(3)]
+            assert np.abs(cv2.cvtColor(out.astype(np.float32), cv2.COLOR_BGR2RGB) -
+                          np.stack(channels, axis=2).clip(0, 1)).max() < 1e-4
+            return
+        luma = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+        denoised = net(torch.from_numpy(luma[None, None]))[0, 0].numpy()
+    if mode == 'gray':
+        assert out.shape == (30, 26) and np.abs(out - denoised.clip(0, 1)).max() < 1e-4
+        return
+    expected_rgb = (rgb + (denoised - luma)[..., None]).clip(0, 1)  # Y replaced, Cb and Cr kept
+    assert np.abs(cv2.cvtColor(out.astype(np.float32), cv2.COLOR_BGR2RGB) - expected_rgb).max() < 1e-4
+
+
+def test_a_corrupt_file_is_skipped_the_others_written_and_the_exit_names_it(tmp_path, capsys):
+    opt, checkpoint, _ = trained_files(tmp_path, 1)
+    (tmp_path / 'in').mkdir()
+    for i, name in enumerate(('a.png', 'c.png')):
+        cv2.imwrite(str(tmp_path / 'in' / name), noisy((20, 24), 255, i))
+    (tmp_path / 'in' / 'b.png').write_bytes((tmp_path / 'in' / 'a.png').read_bytes()[:60])
+    with pytest.raises(SystemExit, match=r'^denoise\.py: error: 1 of 3 image\(s\) skipped, nothing written for them: '
+                                         r'\S+/in/b\.png: cannot decode the image'):
+        run_denoise(opt, checkpoint, tmp_path / 'in', tmp_path / 'out')
+    assert sorted(p.name for p in (tmp_path / 'out').iterdir()) == ['a.png', 'c.png']
+    assert all(cv2.imread(str(tmp_path / 'out' / name)) is not None for name in ('a.png', 'c.png'))
+    assert capsys.readouterr().out.strip() == f'denoised 2 image(s) into {tmp_path / "out"}'
+
+
+def test_a_failed_write_leaves_the_previous_output_and_no_partial_file(tmp_path, monkeypatch):
+    opt, checkpoint, _ = trained_files(tmp_path, 1)
+    cv2.imwrite(str(tmp_path / 'a.png'), noisy((20, 24), 255, 0))
+    (tmp_path / 'out').mkdir()
+    (tmp_path / 'out' / 'a.png').write_bytes(b'previous')
+
+    def no_rename(src: str, dst: str) -> None:
+        raise OSError(f'{dst}: disk full')
+
+    monkeypatch.setattr(denoise.os, 'replace', no_rename)
+    with pytest.raises(SystemExit, match=r'1 of 1 image\(s\) skipped, .*a\.png: disk full'):
+        run_denoise(opt, checkpoint, tmp_path / 'a.png', tmp_path / 'out')
+    assert [p.name for p in (tmp_path / 'out').iterdir()] == ['a.png']
+    assert (tmp_path / 'out' / 'a.png').read_bytes() == b'previous'

@@ -62,6 +62,15 @@ def test_coverage_diagonal_and_collapse_score():
     assert stats['count'][0] == 2 and stats['mean'][0] == 3 and stats['std'][0] == 1 and np.isnan(stats['mean'][1])
 
 
+def test_collapse_score_by_hand():
+    """Bins (columns) with ≥ 2 σ: {0, 2} and {4, 8, 6}; population variances 1 and 8/3, mean 11/6; the bin means 1
+    and 6 have variance 6.25; VR = (11/6)/6.25. The third bin holds one σ only and is left out."""
+    nan = float('nan')
+    means = [np.array([0.0, 4.0, nan]), np.array([2.0, 8.0, 5.0]), np.array([nan, 6.0, nan])]
+    assert collapse_score(means) == pytest.approx(11 / 6 / 6.25, rel=1e-12)
+    assert math.isnan(collapse_score([np.array([1.0, nan]), np.array([2.0, nan])]))  # one usable bin
+
+
 def _folder(tmp_path) -> str:
     folder = tmp_path / 'train'
     folder.mkdir()

@@ -14,6 +14,7 @@ from basicsr.archs import build_network
 
 from wne_basicsr.archs.dncnn_arch import DnCNN
 from wne_basicsr.cli import mismatch_curve
+from wne_basicsr.evaluation import quality
 from wne_basicsr.evaluation.mismatch import run_sweep
 from wne_basicsr.evaluation.plots import model_lines, write_mismatch_plots
 from wne_basicsr.evaluation.sweep_config import SweepConfig, sigma_grid
@@ -84,6 +85,19 @@ def test_default_sigma_grid_is_twenty_geometric_points_plus_sigma_train():
     grid = sigma_grid(extra=[25])
     assert len(grid) == 21 and grid[0] == 5 and grid[-1] == 100 and 25 in grid
     assert [round(s, 3) for s in grid[1:3]] == [5.854, 6.854] and round(grid[-2], 3) == 85.413
+
+
+def test_input_psnr_is_of_the_unclamped_noisy_image_and_output_psnr_of_the_clamped_output(monkeypatch):
+    """Clean 0.5; every third row of the noisy copy at 1.5, the rest exact; the identity network. Input MSE: 1²/3 →
+    10·log10(3) dB; the output clamped to 1 is 0.5 off there: MSE 0.5²/3 → 10·log10(12) dB (in float64: 1/3 is not a
+    float32)."""
+    clean = torch.full((1, 12, 12), 0.5)
+    noisy = clean.clone()
+    noisy[:, ::3] = 1.5
+    monkeypatch.setattr(quality, 'degraded_copy', lambda image, *args: noisy)
+    result = quality.evaluate_quality(torch.nn.Identity(), [('img', clean)], 'gaussian', 25.0, n_averages=2)
+    assert result['input_psnr_db'] == pytest.approx(10 * math.log10(3), abs=1e-12)
+    assert result['psnr_float_db'] == pytest.approx(10 * math.log10(12), abs=1e-12)
 
 
 def test_sweep_writes_tidy_csv_and_one_line_per_model(sweep_opt, tmp_path):
@@ -168,9 +182,8 @@ def test_inference_dtype_per_sweep_or_per_model_changes_quality_not_the_ne_defec
     fp32 = run_sweep(SweepConfig.from_opt(sweep_opt), progress=False)
     forward_calls.clear()
     models = {**sweep_opt['models'], 'WNE': {**sweep_opt['models']['WNE'], 'inference_dtype': 'fp32'}}
-    bf16 = run_sweep(SweepConfig.from_opt({**sweep_opt, 'models': models, 'inference_dtype': 'bf16',
-                                           'channels_last': True}), progress=False)
-    assert forward_calls and all(n in (1, 2) for n in forward_calls)  # only DnCNN was recomputed
+    bf16 = run_sweep(SweepConfig.from_opt({**sweep_opt, 'models': models, 'inference_dtype': 'bf16'}), progress=False)
+    assert forward_calls == [2] * 3 * 3  # only DnCNN's quality points: 3 images × 3 σ, NE defects read back
     for a, b in zip(fp32, bf16):
         if a['model'] == 'WNE':
             assert a == b

@@ -8,7 +8,9 @@ import wne_basicsr  # noqa: F401
 
 # isort: split
 from basicsr.archs import build_network
+from basicsr.models import build_model
 
+from wne_basicsr.errors import OptionError
 from wne_basicsr.inference import precision
 from wne_basicsr.inference.precision import (
     CompileSpec,
@@ -17,7 +19,10 @@ from wne_basicsr.inference.precision import (
     compile_target,
     precision_dtype,
     prepare_network,
+    set_tf32,
+    tf32_option,
 )
+from wne_basicsr.models import denoising_model
 
 
 @pytest.mark.parametrize('amx, avx512_bf16, expected', [(True, False, torch.bfloat16), (False, True, torch.bfloat16),
@@ -58,7 +63,7 @@ def test_only_a_wrappers_backbone_is_compiled():
 def test_a_host_without_a_compiler_is_told_how_to_run_without_compile(monkeypatch):
     monkeypatch.setattr(precision.shutil, 'which', lambda name: None)
     message = r'compile: torch.compile on the CPU needs a C\+\+ compiler .*compile: false'
-    with pytest.raises(RuntimeError, match=message):
+    with pytest.raises(OptionError, match=message):  # the option cannot work here: one line at start-up
         prepare_network(nn.Conv2d(1, 1, 3), compile_spec=CompileSpec(), device='cpu')
 
 
@@ -89,3 +94,47 @@ def test_a_dtype_the_device_cannot_autocast_is_refused(monkeypatch):
     with pytest.raises(ValueError, match=r'train.amp: fp16 cannot run here .*; use bf16 or fp32'):
         precision_dtype('fp16', 'train.amp', 'cpu')
     assert precision_dtype('fp32', 'train.amp', 'cpu') is None
+
+
+@pytest.fixture
+def tf32_flags():
+    """Restore the process-wide TF32 flags after the test."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    yield
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+@pytest.mark.parametrize('allow', [False, True])
+def test_tf32_follows_allow_tf32_on_cuda_and_is_left_alone_elsewhere(tf32_flags, allow):
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = not allow
+    set_tf32(allow, 'cpu')
+    assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == (not allow, not allow)
+    set_tf32(allow, torch.device('cuda'))  # sets flags only: no CUDA device is needed
+    assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == (allow, allow)
+
+
+@pytest.mark.parametrize('value, expected', [(None, False), (False, False), (True, True)])
+def test_allow_tf32_option(value, expected):
+    assert tf32_option(value) is expected
+
+
+@pytest.mark.parametrize('value', ['yes', 1, 'true'])
+def test_a_non_boolean_allow_tf32_is_named(value):
+    with pytest.raises(ValueError, match=f'^allow_tf32 must be true or false, got {value!r}$'):
+        tf32_option(value)
+
+
+def tf32_model_options(**top) -> dict:
+    return {'name': 'toy', 'model_type': 'DenoisingModel', 'scale': 1, 'num_gpu': 0, 'is_train': False,
+            'dist': False, 'rank': 0, 'world_size': 1, 'datasets': {}, 'path': {'pretrain_network_g': None},
+            'network_g': {'type': 'WNE', 'backbone': {'type': 'DnCNN', 'num_feat': 4, 'num_layers': 2}}, **top}
+
+
+def test_the_model_applies_allow_tf32_for_its_device(monkeypatch, tf32_flags):
+    calls = []
+    monkeypatch.setattr(denoising_model, 'set_tf32', lambda allow, device: calls.append((allow, device.type)))
+    build_model(tf32_model_options())
+    build_model(tf32_model_options(allow_tf32=True))
+    assert calls == [(False, 'cpu'), (True, 'cpu')]  # the parsed option and the model's device
+    with pytest.raises(ValueError, match="allow_tf32 must be true or false, got 'on'"):
+        build_model(tf32_model_options(allow_tf32='on'))

@@ -14,25 +14,9 @@ from basicsr.models import build_model
 from wne_basicsr.archs.wrapper_arch import WNE
 from wne_basicsr.metrics.ne_defect import ne_defect
 
-NETWORK = {'type': 'WNE', 'backbone': {'type': 'DnCNN', 'num_feat': 8, 'num_layers': 4}}
-
-
-def options(tmp_path, **top) -> dict:
-    for folder in ('models', 'states'):
-        (tmp_path / folder).mkdir(exist_ok=True)
-    opt = {
-        'name': 'toy', 'model_type': 'DenoisingModel', 'scale': 1, 'num_gpu': 0, 'is_train': True, 'dist': False,
-        'rank': 0, 'world_size': 1, 'datasets': {}, 'network_g': copy.deepcopy(NETWORK),
-        'path': {'pretrain_network_g': None, 'strict_load_g': True, 'resume_state': None,
-                 'models': str(tmp_path / 'models'), 'training_states': str(tmp_path / 'states')},
-        'train': {'ema_decay': 0, 'optim_g': {'type': 'Adam', 'lr': 1e-3},
-                  'scheduler': {'type': 'MultiStepLR', 'milestones': [100], 'gamma': 0.5}, 'total_iter': 10,
-                  'warmup_iter': -1, 'pixel_opt': {'type': 'MSELoss', 'loss_weight': 1.0}},
-    }
-    amp = top.pop('amp', None)
-    if amp is not None:
-        opt['train']['amp'] = amp
-    return {**opt, **top}
+# isort: split
+from model_options import NETWORK
+from model_options import toy_options as options
 
 
 def batch(seed: int = 0) -> dict:
@@ -95,6 +79,7 @@ def test_compiled_backbone_keeps_the_checkpoint_keys(tmp_path):
     assert not [k for k in state if '_orig_mod' in k]
 
 
+@pytest.mark.slow
 def test_compiled_network_gives_the_plain_outputs(tmp_path):
     """One real compilation (a two-layer DnCNN, seconds): the compiled run matches the eager network."""
     opt = options(tmp_path, compile={'mode': 'default', 'dynamic': False},
@@ -147,10 +132,21 @@ def test_unknown_training_precision_is_named(tmp_path):
         build_model(options(tmp_path, amp='half'))
 
 
-def test_a_bf16_trained_wne_is_exactly_ne_in_fp32_and_in_bf16_inference(tmp_path):
-    model, _ = trained(options(tmp_path, amp='bf16'), steps=5)
+def test_a_bf16_trained_wne_is_exactly_ne_in_fp32_and_ne_up_to_rounding_in_bf16_inference(tmp_path):
+    """BN weights re-drawn in [0.5, 1.5] after the steps, so that the backbone is far from the identity. In bf16 the
+    z of an affine copy, equal to z in exact arithmetic, now and then rounds to a neighbouring bf16 value: a defect
+    well above fp32's (~1e-7), yet small (~1e-4)."""
+    network = {'type': 'WNE', 'backbone': {'type': 'DnCNN', 'num_feat': 4, 'num_layers': 3}}
+    model, _ = trained(options(tmp_path, amp='bf16', network_g=network), steps=5)
     net = model.net_g.eval()
-    y = torch.rand(2, 1, 29, 33)
-    assert ne_defect(net, y) <= 1e-6
-    with torch.autocast('cpu', dtype=torch.bfloat16):  # the backbone sees the same z for every affine copy
-        assert ne_defect(net, y) <= 1e-5
+    generator = torch.Generator().manual_seed(0)
+    y = torch.rand(1, 1, 128, 128, generator=torch.Generator().manual_seed(1))  # enough pixels for flips in 8 draws
+    with torch.no_grad():
+        for bn in net.backbone.bn_layer_list:
+            bn.weight.copy_(0.5 + torch.rand(bn.weight.shape, generator=generator))
+        z, _ = net.normalize(y)
+        assert (net.run_backbone(z) - z).norm() > 0.1 * z.norm()
+    fp32 = ne_defect(net, y, generator=torch.Generator().manual_seed(1))
+    bf16 = ne_defect(net, y, generator=torch.Generator().manual_seed(1), dtype=torch.bfloat16)
+    assert fp32 <= 1e-6
+    assert 10 * fp32 < bf16 <= 1e-3

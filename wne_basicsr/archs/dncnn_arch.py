@@ -7,6 +7,7 @@ from basicsr.utils.registry import ARCH_REGISTRY
 from torch import Tensor, nn
 
 from wne_basicsr.archs.affine_layers import BiasFreeBatchNorm2d
+from wne_basicsr.errors import OptionError
 
 BN_WEIGHT_CLAMP = 0.025
 
@@ -18,7 +19,7 @@ class DnCNN(nn.Module):
     def __init__(self, num_in_ch: int = 1, num_feat: int = 64, num_layers: int = 20, bias_free: bool = False) -> None:
         super().__init__()
         if num_layers < 2:
-            raise ValueError(f'DnCNN: num_layers must be at least 2, got {num_layers}')
+            raise OptionError(f'DnCNN: num_layers must be at least 2, got {num_layers}')
         bias = not bias_free
         self.first_layer = nn.Conv2d(num_in_ch, num_feat, 3, padding=1, bias=bias)
         self.hidden_layer_list = nn.ModuleList(

@@ -5,6 +5,7 @@ from basicsr.utils.registry import ARCH_REGISTRY
 from torch import Tensor, nn
 
 from wne_basicsr.archs.affine_layers import AffineConv2d, SortPool
+from wne_basicsr.errors import OptionError
 
 MODES = ('ordinary', 'scale_equiv', 'norm_equiv')
 
@@ -20,11 +21,11 @@ class FDnCNN(nn.Module):
     def __init__(self, num_in_ch: int = 1, num_feat: int = 64, num_layers: int = 20, mode: str = 'ordinary') -> None:
         super().__init__()
         if mode not in MODES:
-            raise ValueError(f'FDnCNN: mode must be one of {MODES}, got {mode!r}')
+            raise OptionError(f'FDnCNN: mode must be one of {MODES}, got {mode!r}')
         if num_layers < 2:
-            raise ValueError(f'FDnCNN: num_layers must be at least 2, got {num_layers}')
+            raise OptionError(f'FDnCNN: num_layers must be at least 2, got {num_layers}')
         if mode == 'norm_equiv' and num_feat % 2:
-            raise ValueError(f'FDnCNN: norm_equiv needs an even num_feat for SortPool, got {num_feat}')
+            raise OptionError(f'FDnCNN: norm_equiv needs an even num_feat for SortPool, got {num_feat}')
         self.mode = mode
         channels = [num_in_ch] + [num_feat] * (num_layers - 1) + [num_in_ch]
         layers: list[nn.Module] = []

@@ -8,14 +8,15 @@ from einops import rearrange
 from torch import nn
 
 from wne_basicsr.archs.wrapper_arch import pad_to_multiple
+from wne_basicsr.errors import OptionError
 
 _LAYER_NORM_TYPES = ('WithBias', 'BiasFree')
 
 
 def _check_layer_norm_type(layer_norm_type: str) -> None:
-    """Raise ValueError unless `layer_norm_type` is one of the supported layer norm variants."""
+    """Raise an OptionError unless `layer_norm_type` is one of the supported layer norm variants."""
     if layer_norm_type not in _LAYER_NORM_TYPES:
-        raise ValueError(f'LayerNorm_type must be one of {_LAYER_NORM_TYPES}, got {layer_norm_type!r}')
+        raise OptionError(f'Restormer: LayerNorm_type must be one of {_LAYER_NORM_TYPES}, got {layer_norm_type!r}')
 
 
 class ChannelLayerNorm(nn.Module):

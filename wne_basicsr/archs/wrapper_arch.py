@@ -11,6 +11,9 @@ from basicsr.archs import build_network
 from basicsr.utils.registry import ARCH_REGISTRY
 from torch import Tensor, nn
 
+from wne_basicsr.errors import OptionError
+from wne_basicsr.registry_errors import check_arch_options
+
 PRED_MODES = ('direct', 'residual')
 STD_MODES = ('unbiased', 'population')
 
@@ -69,16 +72,23 @@ class _NormalizingWrapper(nn.Module):
 
     pads_internally = True  # statistics come from the unpadded input, so nobody may pad it outside
 
-    def __init__(self, backbone: dict | nn.Module, pred_mode: str = 'direct', std_mode: str = 'unbiased',
-                 pad_multiple: int | None = None) -> None:
+    def __init__(self, backbone: dict | nn.Module | None = None, pred_mode: str = 'direct',
+                 std_mode: str = 'unbiased', pad_multiple: int | None = None) -> None:
         super().__init__()
+        name = type(self).__name__
+        if backbone is None:
+            raise OptionError(f'{name}: option network_g.backbone is missing: give the options of the network to wrap, '
+                              'e.g. backbone: {type: DnCNN, num_in_ch: 1} (any registered arch; in Python, an '
+                              'nn.Module)')
         if not isinstance(backbone, nn.Module) and (not isinstance(backbone, dict) or 'type' not in backbone):
-            raise ValueError(f'{type(self).__name__}: backbone must be an nn.Module or an options dict with a "type" '
-                             f'key (any registered arch), got {backbone!r}')
+            raise OptionError(f'{name}: network_g.backbone must be an options dict with a "type" key (any registered '
+                              f'arch, e.g. {{type: DnCNN, num_in_ch: 1}}) or an nn.Module, got {backbone!r}')
         if pred_mode not in PRED_MODES:
-            raise ValueError(f'{type(self).__name__}: pred_mode must be one of {PRED_MODES}, got {pred_mode!r}')
+            raise OptionError(f'{name}: pred_mode must be one of {PRED_MODES}, got {pred_mode!r}')
         if std_mode not in STD_MODES:
-            raise ValueError(f'{type(self).__name__}: std_mode must be one of {STD_MODES}, got {std_mode!r}')
+            raise OptionError(f'{name}: std_mode must be one of {STD_MODES}, got {std_mode!r}')
+        if not isinstance(backbone, nn.Module):
+            check_arch_options(backbone, 'network_g.backbone')  # a misspelled argument: one line, not a TypeError
         self.backbone = backbone if isinstance(backbone, nn.Module) else build_network(dict(backbone))
         self.pred_mode = pred_mode
         self.std_mode = std_mode
@@ -131,12 +141,22 @@ class WNEInput(_NormalizingWrapper):
 
 @ARCH_REGISTRY.register()
 class ScaleEquivariant(_NormalizingWrapper):
-    """Exactly scale-equivariant wrapper with the uncentred RMS s: s·g(x/s) (direct) or x − s·g(x/s) (residual)."""
+    """Exactly scale-equivariant wrapper with the uncentred RMS s: s·g(x/s) (direct) or x − s·g(x/s) (residual).
+
+    s = √(Σx² / d) with ``std_mode: population`` (the default here), √(Σx² / (d − 1)) with ``unbiased``.
+    """
+
+    def __init__(self, backbone: dict | nn.Module | None = None, pred_mode: str = 'direct',
+                 std_mode: str = 'population', pad_multiple: int | None = None) -> None:
+        super().__init__(backbone, pred_mode, std_mode, pad_multiple)
 
     def normalize(self, x: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
         with torch.autocast(device_type=x.device.type, enabled=False):
             xf = x.to(compute_dtype(x))
-            rms = xf.flatten(1).square().mean(dim=1).sqrt().view(-1, 1, 1, 1)
+            mean_square, d = xf.flatten(1).square().mean(dim=1), xf[0].numel()
+            if self.std_mode == 'unbiased' and d > 1:
+                mean_square = mean_square * (d / (d - 1))
+            rms = mean_square.sqrt().view(-1, 1, 1, 1)
             return xf / _divisor(rms), (rms,)
 
     def denormalize(self, g: Tensor, x: Tensor, stats: tuple[Tensor, ...]) -> Tensor:

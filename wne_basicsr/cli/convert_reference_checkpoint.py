@@ -36,7 +36,7 @@ def report(conversion: Conversion) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the conversion; return the exit status (2 with a message for a checkpoint that cannot be converted)."""
     prepare_process()
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('src', metavar='IN', help='reference checkpoint ({"model_state": ...}, Mohan et al.\'s '
                         '{"model": [...]}, official Restormer {"params": ...}, or a state dict)')
     parser.add_argument('dst', metavar='OUT', help='BasicSR checkpoint to write ({"params": ...})')

@@ -13,7 +13,8 @@ A finished set is marked and skipped by later runs; so is a set whose folders ar
 <root>/SIDD_Medium_Srgb) are cut as scripts/prepare_sidd.py does by default into SIDD/train/{noisy,clean}, and the
 validation .mat blocks written to SIDD/val/{noisy,clean}. --lmdb then makes each folder's LMDB with
 scripts/create_lmdb.py's function (<root>/DIV2K_train_HR.lmdb, ..., <root>/SIDD/train/noisy.lmdb, ...).
---list tells, per set, whether it is complete, present, partial, corrupt or missing. Exit status 1 if any set fails.
+--list tells, per set, whether it is complete, present, partial, corrupt or missing, and how large its download is
+(the publishers' sizes; "size unknown" where none is published). Exit status 1 if any set fails.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ import wne_basicsr  # noqa: F401  (compat before basicsr)
 from wne_basicsr.cli.create_lmdb import create_lmdb
 from wne_basicsr.cli.prepare_sidd import SIDES, Output, cut_pairs, write_validation
 from wne_basicsr.data.archives import DownloadError, conflict
-from wne_basicsr.data.catalog import CATALOG, DatasetEntry, downloadable
+from wne_basicsr.data.catalog import CATALOG, DatasetEntry, download_size, downloadable
 from wne_basicsr.data.download import STATE_DIR, Lock, obtain, state_path
 
 
@@ -154,11 +155,12 @@ def download(names: list[str], root: str, catalog: tuple[DatasetEntry, ...] = CA
 
 
 def list_sets(names: list[str], root: str, catalog: tuple[DatasetEntry, ...] = CATALOG) -> str:
-    """A table of the state of each set ``names`` under ``root``."""
+    """A table of each set ``names``: its state under ``root``, its download size, and details of the state."""
     entries = downloadable(catalog)
-    rows = [(name, *set_state(entries[name], root)) for name in names]
-    width = max(len(name) for name in names)
-    return '\n'.join(f'{name:<{width}}  {state:<8}  {details}'.rstrip() for name, state, details in rows)
+    rows = [(name, set_state(entries[name], root), download_size(entries[name])) for name in names]
+    width, size_width = max(len(name) for name in names), max(len(size) for _, _, size in rows)
+    return '\n'.join(f'{name:<{width}}  {state:<8}  {size:<{size_width}}  {details}'.rstrip()
+                     for name, (state, details), size in rows)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -170,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument('--root', default='datasets', help='the datasets folder (default: datasets)')
     parser.add_argument('--lmdb', action='store_true', help='also make the LMDB of every folder (datasets/README.md)')
     parser.add_argument('--list', action='store_true', help='only show whether each set is complete, present, '
-                        'partial, corrupt or missing')
+                        'partial, corrupt or missing, and its download size')
     parser.add_argument('--retries', type=int, default=3, help='tries again after a network error (default 3)')
     parser.add_argument('--base-url', default='', metavar='URL', help='replace the scheme and host of every URL of '
                         'the table (a mirror with the same paths, or a test server); checksums are still checked')

@@ -7,13 +7,22 @@
 
 Writes <output_dir>/<name>/mismatch.csv (tidy), mismatch_wide_<set>.csv (a row per level, a column per model),
 psnr_vs_input, ssim_vs_sigma and ne_defect_vs_sigma (…_vs_quality for JPEG) as PNG and PDF, and with --tensorboard (or
-``tensorboard: true``) every point as a scalar under tb_logger/mismatch_<name>. Points already computed (same
-checkpoint content, network options, test set, level, n_averages, degradation, seed) are read from the cache folder,
-so adding a model to a sweep only computes that model.
+``tensorboard: true``) every point as a scalar under tb_logger/mismatch_<name>. Points already computed are read from
+the cache folder, keyed on the content of the test images (size and SHA-256 of each file, not their folder) and of the
+checkpoint, the network options, level, degradation, seed, n_averages or NE-defect settings, and what changes the
+numbers (channels_last, compile, device, torch version, inference dtype), so adding a model to a sweep only computes
+that model (docs/evaluation.md, "The sweep cache").
+
+What the options file does not set follows the paper's protocol (docs/method.md §5.1-5.3): 20 geometric σ from 5 to
+100 plus σ_train, 20 noise draws per (image, σ), and an NE defect of 8 affine draws per image (16 network evaluations
+per point on 2 images), each a whole-image forward pass. That is slow on a CPU: 2 images × 3 σ took 276 s on a 2-core
+CPU. To shorten a run, these flags override the options file: --max-images N (the first N images of each test set),
+--sigmas 10,50, --n-averages K, --ne-affine K (or --no-ne-defect); docs/evaluation.md sizes sweeps.
 """
 import argparse
 import os.path as osp
 import time
+from typing import NoReturn
 
 import torch
 
@@ -27,9 +36,38 @@ from wne_basicsr.evaluation.sweep_outputs import write_mismatch_csv, write_tenso
 from wne_basicsr.startup import prepare_process
 
 
+class OneLineErrors(argparse.ArgumentParser):
+    """A parser whose mistakes end the command with one line (the usage of so many flags is long)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f'{self.prog}: error: {message} (--help lists the flags)\n')
+
+
+def positive_int(text: str) -> int:
+    """An integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected a whole number >= 1, got {text!r}') from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'expected a whole number >= 1, got {value}')
+    return value
+
+
+def sigma_list(text: str) -> list[float]:
+    """σ values in 8-bit units, comma-separated ('10,50'); the flag also takes them space-separated."""
+    try:
+        values = [float(part) for part in text.split(',') if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected σ values such as 10,50 (8-bit units), got {text!r}') from None
+    if not values or any(not v >= 0 for v in values):
+        raise argparse.ArgumentTypeError(f'expected σ values >= 0 such as 10,50 (8-bit units), got {text!r}')
+    return values
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line flags; each one given overrides the options file."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineErrors(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('-opt', help='sweep options YAML (options/test/mismatch/*.yml)')
     parser.add_argument('--name', help='sweep name: results go to <output_dir>/<name>')
     parser.add_argument('--model', nargs=3, action='append', default=[], metavar=('LABEL', 'OPTIONS', 'CHECKPOINT'),
@@ -37,8 +75,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              'its checkpoint; repeatable')
     parser.add_argument('--dataset', nargs=2, action='append', default=[], metavar=('NAME', 'DATAROOT'),
                         help='add a gray test set (folder or .lmdb); repeatable')
-    parser.add_argument('--sigmas', nargs='+', type=float, help='explicit σ grid in 8-bit units (σ_train is added)')
-    parser.add_argument('--n-averages', type=int, help='noise draws per (image, σ); the paper uses 20')
+    parser.add_argument('--sigmas', nargs='+', type=sigma_list, metavar='SIGMAS',
+                        help='explicit σ grid in 8-bit units, e.g. 10,50 or 10 25 50 (σ_train is added)')
+    parser.add_argument('--n-averages', type=positive_int, metavar='K',
+                        help='noise draws per (image, σ); the paper uses 20')
+    parser.add_argument('--max-images', type=positive_int, metavar='N',
+                        help='use only the first N images of each test set (fewer if the options file says so)')
+    parser.add_argument('--ne-affine', type=positive_int, metavar='K',
+                        help='affine draws per image of the NE defect (ne_defect.num_affine; the paper uses 8); '
+                             'turns the NE defect on')
     parser.add_argument('--noise', choices=DEGRADATIONS,
                         help='noise family (rayleigh is not re-centred: mean +1.91σ), or jpeg (with --qualities)')
     parser.add_argument('--qualities', nargs='+', type=int, help='JPEG qualities of a jpeg sweep, e.g. 5 10 … 85')
@@ -54,7 +99,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--output-dir', help='parent folder of the results (default results/mismatch)')
     parser.add_argument('--threads', type=int, help='CPU threads for torch (1 is often fastest on a busy machine)')
     parser.add_argument('--quiet', action='store_true', help='no progress bar')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.ne_affine is not None and args.ne_defect is False:
+        parser.error('--ne-affine sets the NE defect\'s affine draws, --no-ne-defect turns it off: give one of them')
+    if args.sigmas is not None:
+        args.sigmas = [sigma for group in args.sigmas for sigma in group]
+    return args
 
 
 def sweep_options(args: argparse.Namespace) -> dict:
@@ -74,6 +124,13 @@ def sweep_options(args: argparse.Namespace) -> dict:
         opt['ne_defect'] = False
     elif args.ne_defect and opt.get('ne_defect') is False:
         opt['ne_defect'] = True
+    if args.ne_affine is not None:
+        current = opt.get('ne_defect')
+        opt['ne_defect'] = {**(current if isinstance(current, dict) else {}), 'num_affine': args.ne_affine}
+    if args.max_images is not None:
+        opt['datasets'] = {name: {**(d or {}), 'max_images': min((d or {}).get('max_images') or args.max_images,
+                                                                 args.max_images)}
+                           for name, d in opt['datasets'].items()}
     if args.no_cache:
         opt['cache_dir'] = None
     return opt

@@ -13,7 +13,7 @@ from wne_basicsr.evaluation.tables import COLUMNS, mismatch_table, read_mismatch
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the arguments and print the table (or write the wide CSVs)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('csv', help='mismatch.csv written by scripts/mismatch_curve.py')
     levels = parser.add_mutually_exclusive_group(required=True)
     levels.add_argument('--sigmas', type=float, nargs='+', help='test σ values (8-bit units)')

@@ -10,7 +10,7 @@ from wne_basicsr.evaluation.tables import read_sampler_csv, sampler_image_table,
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the arguments and print the tables."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('runs', nargs='+', metavar='LABEL=CSV',
                         help='a label and the per_image.csv of a sampler run (results/<name>/<set>/per_image.csv)')
     parser.add_argument('--per-image', action='store_true', help='also print the final PSNR of every image')

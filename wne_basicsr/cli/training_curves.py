@@ -14,7 +14,7 @@ from wne_basicsr.utils.csv_io import write_csv
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the arguments, write training_curves.{csv,png} into --output and print the validation table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('runs', nargs='+', help='tensorboard folders of training runs (tb_logger/<name>)')
     parser.add_argument('--labels', nargs='+', help='a label per run (default: the folder names)')
     parser.add_argument('--output', required=True, help='folder for training_curves.csv and training_curves.png')

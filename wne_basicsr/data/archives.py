@@ -1,6 +1,7 @@
 """Unpacking the downloaded archives (zip, tar, rar through an installed tool) into the folders the options use."""
 from __future__ import annotations
 
+import copy
 import os
 import os.path as osp
 import shutil
@@ -24,6 +25,39 @@ RAR_HELP = ('install one of unrar, 7-Zip (7zz or 7z), bsdtar (libarchive) or una
 
 class DownloadError(Exception):
     """A failure the user can act on; the message names the file and what to do."""
+
+
+class UnsafeTarMember(tarfile.TarError):
+    """A tar member refused where tarfile has no 'data' filter: it could write outside the folder or make a device."""
+
+
+def _leaves(path: str) -> bool:
+    """Whether the archive path ``path`` is absolute or has a '..' part (stricter than the 'data' filter)."""
+    return path.startswith(('/', '\\')) or osp.isabs(path) or '..' in path.replace('\\', '/').split('/')
+
+
+def _data_members(members: list[tarfile.TarInfo]) -> list[tarfile.TarInfo]:
+    """``members`` made safe as the 'data' filter would (for Python < 3.10.12 / 3.11.4, which lack it): regular files,
+    folders and links only, every path and link kept inside the folder, no owner, no setuid or group/other-write
+    bits. Raises UnsafeTarMember for any other member."""
+    safe, files = [], set()
+    for member in members:
+        if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
+            raise UnsafeTarMember(f'{member.name}: a device, pipe or other special file')
+        if _leaves(member.name):
+            raise UnsafeTarMember(f'{member.name}: a path outside the folder it is unpacked into')
+        # pointing neither to an absolute path nor through '..', no symbolic link (nor chain of them) leads out
+        if member.issym() and _leaves(member.linkname):
+            raise UnsafeTarMember(f'{member.name}: a link to {member.linkname}, outside the folder')
+        if member.islnk() and member.linkname not in files:  # a hard link only to a file already let through
+            raise UnsafeTarMember(f'{member.name}: a hard link to {member.linkname}, not a file of this archive')
+        member = copy.copy(member)
+        member.mode = member.mode & 0o755 | (0o700 if member.isdir() else 0o600)
+        member.uid, member.gid, member.uname, member.gname = os.getuid(), os.getgid(), '', ''
+        if member.isreg():
+            files.add(member.name)
+        safe.append(member)
+    return safe
 
 
 def archive_format(file: str) -> str:
@@ -73,7 +107,11 @@ def _unpack_members(path: str, fmt: str, member: str, out: str) -> list[str]:
         with tarfile.open(path) as archive:
             members = archive.getmembers()
             names = [m.name for m in members]
-            archive.extractall(out, [m for m in members if m.name.startswith(member)], filter='data')
+            kept = [m for m in members if m.name.startswith(member)]
+            if hasattr(tarfile, 'data_filter'):
+                archive.extractall(out, kept, filter='data')
+            else:  # an older Python: the same refusals, made here
+                archive.extractall(out, _data_members(kept))
     return sorted({name.split('/')[0] for name in names})
 
 

@@ -28,6 +28,7 @@ class Archive:
     checksum: str = ''
     size: int | None = None  # the published size in bytes
     source: str = ''  # who publishes the checksum (and size)
+    approx_size: str = ''  # a rounded size the publisher gives, where it gives no exact one (never checked)
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,8 @@ CATALOG = (
                  page='https://abdokamel.github.io/sidd/', archives=(
                      Archive(SIDD_URL + 'SIDD_Medium_Srgb.zip', 'SIDD_Medium_Srgb.zip', 'sha1', 'SIDD_Medium_Srgb',
                              'SIDD_Medium_Srgb/', 'b0f895258112db896d6ade0a8ddafc8cfc9bd54d',
-                             source='SIDD page (abdokamel.github.io/sidd), section "SIDD-Medium Dataset"'),
+                             source='SIDD page (abdokamel.github.io/sidd), section "SIDD-Medium Dataset"',
+                             approx_size='about 12 GB'),
                      Archive(SIDD_URL + 'SIDD_Blocks/ValidationNoisyBlocksSrgb.mat', 'ValidationNoisyBlocksSrgb.mat',
                              'lock', 'SIDD/ValidationNoisyBlocksSrgb.mat'),
                      Archive(SIDD_URL + 'SIDD_Blocks/ValidationGtBlocksSrgb.mat', 'ValidationGtBlocksSrgb.mat',
@@ -94,6 +96,18 @@ CATALOG = (
 def downloadable(catalog: tuple[DatasetEntry, ...] = CATALOG) -> dict[str, DatasetEntry]:
     """The entries that ``download_datasets.py --sets`` accepts, by name."""
     return {entry.name: entry for entry in catalog if entry.archives}
+
+
+def download_size(entry: DatasetEntry) -> str:
+    """The size of a set's download: the sum of its published sizes ('3.98 GB'), a rounded size where only that is
+    published, 'size unknown' where none is."""
+    exact = sum(archive.size for archive in entry.archives if archive.size is not None)
+    rounded = [archive.approx_size for archive in entry.archives if archive.size is None and archive.approx_size]
+    unknown = sum(1 for archive in entry.archives if archive.size is None and not archive.approx_size)
+    known = ([f'{exact / 1e9:.2f} GB'] if exact else []) + rounded
+    if not known:
+        return 'size unknown'
+    return ' + '.join(known) + (f' + {unknown} file{"s" if unknown > 1 else ""} of unknown size' if unknown else '')
 
 
 def entry_for_root(root: str) -> DatasetEntry | None:
@@ -107,17 +121,64 @@ def entry_for_root(root: str) -> DatasetEntry | None:
     return None
 
 
+def word_list(names: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return names[0] if len(names) == 1 else f'{", ".join(names[:-1])} and {names[-1]}'
+
+
+def is_lmdb(root: str) -> bool:
+    """Whether ``root`` names an LMDB folder (``*.lmdb``)."""
+    return osp.normpath(root).endswith('.lmdb')
+
+
+def missing_roots_hint(roots: list[str]) -> str:
+    """Where to get every dataset that the missing ``roots`` name, all at once: the bundled ones, one download command
+    for the others, the LMDBs to make, and the README for folders the catalog does not know."""
+    bundled, downloads, sections, hints, unknown = [], [], [], [], []
+    lmdb_flag = ''
+    for root in roots:
+        entry = entry_for_root(root)
+        if entry is None:
+            unknown.append(root)
+        elif entry.bundled and is_lmdb(root):
+            hints.append(f'make the LMDB of the bundled {entry.name} with `python scripts/create_lmdb.py --input '
+                         f'datasets/{entry.folders[0]} --output {root}`')
+        elif entry.bundled:
+            bundled += [entry.name] if entry.name not in bundled else []
+        else:
+            downloads += [entry.name] if entry.name not in downloads else []
+            sections += [entry.section] if entry.section not in sections else []
+            lmdb_flag = ' --lmdb' if is_lmdb(root) else lmdb_flag
+    if bundled:
+        hints.insert(0, f'{word_list(bundled)} {"is" if len(bundled) == 1 else "are"} bundled with the repository '
+                        f'({README}, section "Bundled"): run from the repository root or give absolute paths')
+    if downloads:
+        where = word_list([f'"{section}"' for section in sections])
+        hints.append(f'{word_list(downloads)} {"is" if len(downloads) == 1 else "are"} not bundled: download '
+                     f'{"it" if len(downloads) == 1 else "them all"} with `python scripts/download_datasets.py --sets '
+                     f'{" ".join(downloads)}{lmdb_flag}` ({README}, section{"s" if len(sections) > 1 else ""} {where})')
+    if unknown:
+        lmdb = ('; an LMDB is made from a folder with `python scripts/create_lmdb.py --input <folder> --output '
+                '<name>.lmdb`' if any(is_lmdb(root) for root in unknown) else '')
+        hints.append(f'see {README} for the datasets the options files use{lmdb}')
+    return '; '.join(hints)
+
+
 def missing_root_hint(root: str) -> str:
     """Where to get the dataset a missing ``dataroot`` names (its README section and download command), if known."""
+    return missing_roots_hint([root])
+
+
+def is_bundled(root: str) -> bool:
+    """Whether ``root`` is the folder of a dataset bundled with the repository."""
     entry = entry_for_root(root)
-    lmdb = ('; an LMDB is made from the folder with `python scripts/create_lmdb.py --input <folder> --output '
-            f'{root}`' if osp.normpath(root).endswith('.lmdb') else '')
-    if entry is None:
-        return f'see {README} for the datasets the options files use{lmdb}'
-    if entry.bundled and lmdb:
-        return f'{entry.name} is bundled as a folder (datasets/{entry.folders[0]}){lmdb}'
-    if entry.bundled:
-        return f'{entry.name} is bundled with the repository ({README}, section "{entry.section}"): run from the ' \
-               'repository root or give an absolute path'
-    return (f'{entry.name} is not bundled: see {README}, section "{entry.section}", or download it with '
-            f'`python scripts/download_datasets.py --sets {entry.name}{" --lmdb" if lmdb else ""}`')
+    return entry is not None and entry.bundled and not is_lmdb(root)
+
+
+def bundled_alternative(key: str, roots: list[str], missing: list[str]) -> str:
+    """For a set whose ``dataroot_gt`` lists one bundled folder beside missing other ones, the ``--force_yml`` that
+    uses the bundled folder alone; else ''."""
+    bundled = [root for root in roots if is_bundled(root)]
+    if len(bundled) != 1 or all(is_bundled(root) for root in missing):
+        return ''
+    return f'or use the bundled {bundled[0]} alone: --force_yml datasets:{key}:dataroot_gt={bundled[0]}'

@@ -14,6 +14,7 @@ from torch import Tensor
 from torch.utils import data
 
 from wne_basicsr.data.catalog import missing_root_hint
+from wne_basicsr.errors import OptionError
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 COLORS = ('gray', 'rgb')
@@ -44,17 +45,17 @@ def _disk_records(root: str, client_key: str) -> list[ImageRecord]:
             with Image.open(path) as im:
                 width, height = im.size
         except Exception as err:
-            raise ValueError(f'{path}: not a readable image ({err})') from err
+            raise OptionError(f'{path}: not a readable image ({err})') from err
         records.append(ImageRecord(path, client_key, path, (height, width)))
     return records
 
 
 def _lmdb_records(root: str, client_key: str) -> list[ImageRecord]:
     if not root.endswith('.lmdb'):
-        raise ValueError(f'{root}: an LMDB folder name must end with ".lmdb"')
+        raise OptionError(f'{root}: an LMDB folder name must end with ".lmdb"')
     meta = osp.join(root, 'meta_info.txt')
     if not osp.isfile(meta):
-        raise ValueError(f'{root}: LMDB has no meta_info.txt (make it with scripts/create_lmdb.py)')
+        raise OptionError(f'{root}: LMDB has no meta_info.txt (make it with scripts/create_lmdb.py)')
     records = []
     with open(meta) as f:
         for line_no, line in enumerate(f, 1):
@@ -64,7 +65,7 @@ def _lmdb_records(root: str, client_key: str) -> list[ImageRecord]:
                 name, shape = line.split()[:2]
                 height, width = (int(v) for v in shape.strip('()').split(',')[:2])
             except ValueError as err:
-                raise ValueError(f'{meta}:{line_no}: expected "<key>.png (h,w,c) <level>", got {line!r}') from err
+                raise OptionError(f'{meta}:{line_no}: expected "<key>.png (h,w,c) <level>", got {line!r}') from err
             key = name.rsplit('.', 1)[0]
             records.append(ImageRecord(key, client_key, f'{root}/{key}.png', (height, width)))
     return records
@@ -75,12 +76,12 @@ class ImageSource:
 
     def __init__(self, dataroot: str | list[str] | None, io_backend: dict | None, where: str) -> None:
         if not dataroot:
-            raise ValueError(f'{where}: option "dataroot_gt" is missing (a folder or .lmdb of clean images)')
+            raise OptionError(f'{where}: option "dataroot_gt" is missing (a folder or .lmdb of clean images)')
         roots = [osp.expanduser(r) for r in ([dataroot] if isinstance(dataroot, str) else dataroot)]
         self.io_opt = dict(io_backend or {'type': 'disk'})
         self.backend = self.io_opt.pop('type', 'disk')
         if self.backend not in ('disk', 'lmdb'):
-            raise ValueError(f'{where}: io_backend.type must be "disk" or "lmdb", got {self.backend!r}')
+            raise OptionError(f'{where}: io_backend.type must be "disk" or "lmdb", got {self.backend!r}')
         self.client_keys = [f'gt{i}' for i in range(len(roots))]
         self.records: list[ImageRecord] = []
         for root, client_key in zip(roots, self.client_keys):
@@ -89,7 +90,7 @@ class ImageSource:
                                         f'the working directory, {os.getcwd()}); {missing_root_hint(root)}')
             found = _lmdb_records(root, client_key) if self.backend == 'lmdb' else _disk_records(root, client_key)
             if not found:
-                raise ValueError(f'{where}: dataroot_gt {root!r} holds no images ({", ".join(IMAGE_EXTENSIONS)})')
+                raise OptionError(f'{where}: dataroot_gt {root!r} holds no images ({", ".join(IMAGE_EXTENSIONS)})')
             self.records.extend(found)
         self.roots = roots
         self._client: FileClient | None = None
@@ -107,24 +108,24 @@ class ImageSource:
         record = self.records[index]
         content = self._client.get(record.key, record.client_key)
         if content is None:
-            raise KeyError(f'{record.path}: key {record.key!r} not found in the LMDB')
+            raise OptionError(f'{record.path}: key {record.key!r} not found in the LMDB')
         return decode_image(content, record.path, color)
 
 
 def decode_image(content: bytes, name: str, color: str) -> np.ndarray:
     """Decode image bytes to float32 H×W×C in [0, 1]; 16-bit is scaled by 65535, opaque alpha dropped, gray = BT.601."""
     if color not in COLORS:
-        raise ValueError(f'color must be one of {COLORS}, got {color!r}')
+        raise OptionError(f'color must be one of {COLORS}, got {color!r}')
     img = cv2.imdecode(np.frombuffer(content, np.uint8), cv2.IMREAD_UNCHANGED)
     if img is None:
-        raise ValueError(f'{name}: cannot decode the image (corrupt or truncated file?)')
+        raise OptionError(f'{name}: cannot decode the image (corrupt or truncated file?)')
     if img.dtype not in (np.uint8, np.uint16):
-        raise ValueError(f'{name}: unsupported pixel type {img.dtype}; expected 8- or 16-bit integers')
+        raise OptionError(f'{name}: unsupported pixel type {img.dtype}; expected 8- or 16-bit integers')
     peak = float(np.iinfo(img.dtype).max)
     if img.ndim == 3 and img.shape[2] == 4:
         if (img[..., 3] != peak).any():
-            raise ValueError(f'{name}: the image has transparency (RGBA with alpha < max); '
-                             'flatten it onto a background first')
+            raise OptionError(f'{name}: the image has transparency (RGBA with alpha < max); '
+                              'flatten it onto a background first')
         img = img[..., :3]
     if img.ndim == 3 and img.shape[2] == 1:
         img = img[..., 0]
@@ -148,11 +149,11 @@ class ImageSetDataset(data.Dataset):
         self.where = f'dataset {opt.get("name", type(self).__name__)}'
         self.color = opt.get('color', self.default_color)
         if self.color not in COLORS:
-            raise ValueError(f'{self.where}: color must be one of {COLORS}, got {self.color!r}')
+            raise OptionError(f'{self.where}: color must be one of {COLORS}, got {self.color!r}')
         max_images = opt.get('max_images')
         if max_images is not None and (isinstance(max_images, bool) or not isinstance(max_images, int)
                                        or max_images < 1):
-            raise ValueError(f'{self.where}: max_images must be a positive integer or null, got {max_images!r}')
+            raise OptionError(f'{self.where}: max_images must be a positive integer or null, got {max_images!r}')
         self.source = ImageSource(opt.get('dataroot_gt'), opt.get('io_backend'), self.where)
         self.source.records = self.source.records[:max_images]
 

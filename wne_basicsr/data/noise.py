@@ -14,6 +14,8 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
+from wne_basicsr.errors import OptionError
+
 _RAYLEIGH_STD = math.sqrt((4 - math.pi) / 2)
 NOISE_MEANS = {'gaussian': 0.0, 'laplace': 0.0, 'uniform': 0.0, 'rayleigh': math.sqrt(math.pi / 2) / _RAYLEIGH_STD}
 NOISE_TYPES = tuple(NOISE_MEANS)
@@ -34,7 +36,7 @@ def unit_noise(noise_type: str, shape: tuple[int, ...] | torch.Size, generator: 
     if noise_type == 'rayleigh':
         v = (1 - u).clamp_min(torch.finfo(torch.float32).tiny)
         return torch.sqrt(-2 * torch.log(v)) / _RAYLEIGH_STD
-    raise ValueError(f'Unknown noise type {noise_type!r}; expected one of {NOISE_TYPES}')
+    raise OptionError(f'option noise: unknown noise type {noise_type!r}; expected one of {NOISE_TYPES}')
 
 
 @dataclass(frozen=True)
@@ -51,34 +53,34 @@ class NoiseSpec:
     def from_opt(cls, opt: Mapping | None, where: str = 'noise') -> NoiseSpec:
         """Build from an options dict ``{type, sigma}`` or ``{type, sigma_range: [lo, hi]}``, validating it."""
         if not isinstance(opt, Mapping):
-            raise ValueError(f'{where}: expected a dict like {{type: gaussian, sigma: 25}}, got {opt!r}')
+            raise OptionError(f'{where}: expected a dict like {{type: gaussian, sigma: 25}}, got {opt!r}')
         unknown = set(opt) - {'type', 'sigma', 'sigma_range', 'quality'}
         if unknown:
-            raise ValueError(f'{where}: unknown keys {sorted(unknown)}; expected type, sigma or sigma_range (jpeg: '
-                             'quality)')
+            raise OptionError(f'{where}: unknown keys {sorted(unknown)}; expected type, sigma or sigma_range (jpeg: '
+                              'quality)')
         noise_type = opt.get('type', 'gaussian')
         if noise_type == 'jpeg':
             if set(opt) - {'type', 'quality'}:
-                raise ValueError(f'{where}: jpeg takes only a quality ({{type: jpeg, quality: 85}}), no sigma')
+                raise OptionError(f'{where}: jpeg takes only a quality ({{type: jpeg, quality: 85}}), no sigma')
             return cls('jpeg', quality=check_quality(opt.get('quality'), f'{where}.quality'))
         if noise_type not in NOISE_TYPES:
-            raise ValueError(f'{where}.type: unknown noise type {noise_type!r}; expected one of {NOISE_TYPES} '
-                             '(or jpeg, for evaluation sets)')
+            raise OptionError(f'{where}.type: unknown noise type {noise_type!r}; expected one of {NOISE_TYPES} '
+                              '(or jpeg, for evaluation sets)')
         if 'quality' in opt:
-            raise ValueError(f'{where}.quality applies to type jpeg only')
+            raise OptionError(f'{where}.quality applies to type jpeg only')
         sigma, sigma_range = opt.get('sigma'), opt.get('sigma_range')
         if (sigma is None) == (sigma_range is None):
-            raise ValueError(f'{where}: give exactly one of "sigma" (fixed) or "sigma_range" ([lo, hi]), 8-bit units')
+            raise OptionError(f'{where}: give exactly one of "sigma" (fixed) or "sigma_range" ([lo, hi]), 8-bit units')
         if sigma is not None:
             sigma = _number(sigma, f'{where}.sigma')
             if sigma < 0:
-                raise ValueError(f'{where}.sigma must be >= 0 (8-bit units), got {sigma}')
+                raise OptionError(f'{where}.sigma must be >= 0 (8-bit units), got {sigma}')
             return cls(noise_type, sigma, None)
         if not isinstance(sigma_range, (list, tuple)) or len(sigma_range) != 2:
-            raise ValueError(f'{where}.sigma_range must be [lo, hi] in 8-bit units, got {sigma_range!r}')
+            raise OptionError(f'{where}.sigma_range must be [lo, hi] in 8-bit units, got {sigma_range!r}')
         lo, hi = (_number(v, f'{where}.sigma_range') for v in sigma_range)
         if lo < 0 or lo > hi:
-            raise ValueError(f'{where}.sigma_range must satisfy 0 <= lo <= hi, got [{lo}, {hi}]')
+            raise OptionError(f'{where}.sigma_range must satisfy 0 <= lo <= hi, got [{lo}, {hi}]')
         return cls(noise_type, None, (lo, hi))
 
     def sample_sigma(self, n: int, generator: torch.Generator | None = None) -> Tensor:
@@ -99,13 +101,13 @@ class NoiseSpec:
 def check_quality(value: object, where: str) -> int:
     """A JPEG quality: an integer in [1, 100]."""
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100:
-        raise ValueError(f'{where} must be a JPEG quality, an integer in [1, 100], got {value!r}')
+        raise OptionError(f'{where} must be a JPEG quality, an integer in [1, 100], got {value!r}')
     return value
 
 
 def _number(value: object, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f'{where} must be a number (8-bit units), got {value!r}')
+        raise OptionError(f'{where} must be a number (8-bit units), got {value!r}')
     return float(value)
 
 

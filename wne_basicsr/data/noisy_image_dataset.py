@@ -7,6 +7,8 @@ from basicsr.utils.registry import DATASET_REGISTRY
 
 from wne_basicsr.data.image_io import ImageSetDataset, to_tensor
 from wne_basicsr.data.noise import NOISE_TYPES, NoiseSpec, TrainingStream
+from wne_basicsr.option_checks import DATASET_LOADER_OPTIONS, OptionError
+from wne_basicsr.registry_errors import check_known_keys
 
 OBJECTIVES = ('supervised', 'n2n')
 
@@ -26,25 +28,29 @@ class NoisyImageDataset(TrainingStream, ImageSetDataset):
     {type, sigma_range}), objective (supervised | n2n), color (gray | rgb), seed (see TrainingStream).
     """
 
+    options = frozenset({'dataroot_gt', 'io_backend', 'color', 'max_images', 'gt_size', 'use_hflip', 'use_rot',
+                         'noise', 'objective', 'seed'})
+
     def __init__(self, opt: dict) -> None:
+        check_known_keys(opt, DATASET_LOADER_OPTIONS | self.options, f'dataset {opt.get("name", type(self).__name__)}')
         super().__init__(opt)
         where = self.where
         self.objective = opt.get('objective', 'supervised')
         if self.objective not in OBJECTIVES:
-            raise ValueError(f'{where}: objective must be one of {OBJECTIVES}, got {self.objective!r}')
+            raise OptionError(f'{where}: objective must be one of {OBJECTIVES}, got {self.objective!r}')
         self.noise = NoiseSpec.from_opt(opt.get('noise'), f'{where}: noise')
         if self.noise.quality is not None:
-            raise ValueError(f'{where}: noise type jpeg is an evaluation-only degradation (NoisyEvalDataset, '
-                             f'mismatch sweeps); train on a noise family: {", ".join(NOISE_TYPES)}')
+            raise OptionError(f'{where}: noise type jpeg is an evaluation-only degradation (NoisyEvalDataset, '
+                              f'mismatch sweeps); train on a noise family: {", ".join(NOISE_TYPES)}')
         self.gt_size = opt.get('gt_size')
         if not isinstance(self.gt_size, int) or self.gt_size < 1:
-            raise ValueError(f'{where}: gt_size must be a positive integer (the patch size), got {self.gt_size!r}')
+            raise OptionError(f'{where}: gt_size must be a positive integer (the patch size), got {self.gt_size!r}')
         self.use_hflip = opt.get('use_hflip', True)
         self.use_rot = opt.get('use_rot', True)
         for record in self.source.records:
             if min(record.size) < self.gt_size:
-                raise ValueError(f'{where}: {record.path} is {record.size[0]}×{record.size[1]}, '
-                                 f'smaller than gt_size={self.gt_size}')
+                raise OptionError(f'{where}: {record.path} is {record.size[0]}×{record.size[1]}, '
+                                  f'smaller than gt_size={self.gt_size}')
         self.init_stream(opt.get('seed'))
 
     def __getitem__(self, index: int) -> dict:

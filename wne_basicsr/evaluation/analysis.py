@@ -13,6 +13,7 @@ from torch import Tensor
 
 from wne_basicsr.data.image_io import ImageSource
 from wne_basicsr.data.noise import seeded_generator
+from wne_basicsr.errors import OptionError
 
 STD_FLOOR = 1e-6
 SQUARED_ERROR_FLOOR = 1e-6
@@ -38,7 +39,7 @@ def build_patch_pool(source: ImageSource, color: str, size: int, per_image: int,
         img = torch.from_numpy(source.read(index, color).transpose(2, 0, 1).copy())
         height, width = img.shape[-2:]
         if height < size or width < size:
-            raise ValueError(f'{source.records[index].path}: {height}×{width} is smaller than the patch size {size}')
+            raise OptionError(f'{source.records[index].path}: {height}×{width} is smaller than the patch size {size}')
         tops = torch.randint(0, height - size + 1, (per_image,), generator=generator).tolist()
         lefts = torch.randint(0, width - size + 1, (per_image,), generator=generator).tolist()
         crops = torch.stack([img[:, t:t + size, s:s + size] for t, s in zip(tops, lefts)])

@@ -7,7 +7,7 @@ import os
 import os.path as osp
 from collections.abc import Mapping
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # raised whenever the keys or the measurements change, so that older entries are never read
 
 
 def file_sha256(path: str) -> str:

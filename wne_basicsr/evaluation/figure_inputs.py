@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from wne_basicsr.data.image_io import decode_image
+from wne_basicsr.errors import OptionError
 from wne_basicsr.evaluation.sweep_config import ModelSpec
 
 
@@ -32,17 +33,17 @@ class Crop:
             numbers = None
         if (not isinstance(numbers, (list, tuple)) or len(numbers) != 4
                 or not all(isinstance(n, int) and not isinstance(n, bool) for n in numbers)):
-            raise ValueError(f'{where}: expected [top, left, height, width] in pixels (integers), got {value!r}')
+            raise OptionError(f'{where}: expected [top, left, height, width] in pixels (integers), got {value!r}')
         crop = cls(*numbers)
         if crop.top < 0 or crop.left < 0 or crop.height < 1 or crop.width < 1:
-            raise ValueError(f'{where}: top and left must be >= 0 and height, width >= 1, got {list(numbers)}')
+            raise OptionError(f'{where}: top and left must be >= 0 and height, width >= 1, got {list(numbers)}')
         return crop
 
     def check_inside(self, height: int, width: int, where: str) -> None:
-        """Raise a ValueError naming ``where`` unless the box lies inside a ``height``×``width`` image."""
+        """Raise an OptionError naming ``where`` unless the box lies inside a ``height``×``width`` image."""
         if self.top + self.height > height or self.left + self.width > width:
-            raise ValueError(f'{where}: crop {self.as_list()} (top, left, height, width) reaches outside the '
-                             f'{height}×{width} image')
+            raise OptionError(f'{where}: crop {self.as_list()} (top, left, height, width) reaches outside the '
+                              f'{height}×{width} image')
 
     def apply(self, image: Tensor) -> Tensor:
         """The box of an image whose last two dimensions are H×W."""
@@ -70,19 +71,19 @@ def image_stem(path: str) -> str:
 def check_sigmas(values: Sequence[object], where: str) -> list[float]:
     """A non-empty list of distinct σ values in 8-bit units, each a number >= 0."""
     if not isinstance(values, (list, tuple)) or not values:
-        raise ValueError(f'{where}: expected a non-empty list of σ values (8-bit units), got {values!r}')
+        raise OptionError(f'{where}: expected a non-empty list of σ values (8-bit units), got {values!r}')
     for value in values:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-            raise ValueError(f'{where}: every σ must be a number >= 0 (8-bit units), got {value!r} in {list(values)}')
+            raise OptionError(f'{where}: every σ must be a number >= 0 (8-bit units), got {value!r} in {list(values)}')
     if len(set(values)) != len(values):
-        raise ValueError(f'{where}: σ values must be distinct, got {list(values)}')
+        raise OptionError(f'{where}: σ values must be distinct, got {list(values)}')
     return [float(v) for v in values]
 
 
 def check_options_file(label: str, opt: object, where: str = 'models') -> None:
     """Raise an error naming ``<where>.<label>`` when the entry is no mapping or its training options are missing."""
     if not isinstance(opt, Mapping):
-        raise ValueError(f'{where}.{label}: expected {{options, checkpoint}}, got {opt!r}')
+        raise OptionError(f'{where}.{label}: expected {{options, checkpoint}}, got {opt!r}')
     if opt.get('options') and not osp.isfile(str(opt['options'])):
         raise FileNotFoundError(f'{where}.{label}.options: training options file {opt["options"]!r} does not exist')
 

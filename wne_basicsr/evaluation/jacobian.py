@@ -6,6 +6,7 @@ filter with weights that adapt to the input. Everything runs in float32 with TF3
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import torch
@@ -41,7 +42,9 @@ def jacobian_rows(net: nn.Module, y: Tensor, pixels: Sequence[Sequence[int]], ch
 def euler_terms(net: nn.Module, y: Tensor) -> tuple[Tensor, Tensor]:
     """f(y) and J_f(y)·y, by one forward-mode Jacobian-vector product (``torch.func.jvp``), both 1×C×H×W."""
     y = _single(y)
-    with tf32_disabled(), torch.no_grad():
+    with tf32_disabled(), torch.no_grad(), warnings.catch_warnings():
+        # torch's forward-mode AD builds its own decompositions with torch.jit.script, which torch itself deprecates
+        warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
         out, tangent = torch.func.jvp(lambda x: padded_forward(net, x).float(), (y,), (y,))
     return out.detach(), tangent.detach()
 

@@ -3,13 +3,16 @@
 Each (image, σ) point stacks the seeded draws k = 0…n_averages−1 of ``eval_noisy`` into one batch, runs the network in
 eval mode on whole images (padded to its window multiple), clamps outputs to [0, 1] for PSNR and SSIM, and takes the
 input PSNR from the unclamped noisy image. The NE defect uses K affine draws on noise draw 0 of each image, always in
-fp32 (whatever ``inference_dtype`` says), so that it measures the network and not the rounding.
+fp32 (whatever ``inference_dtype`` says), so that it measures the network and not the rounding. Points are cached by
+the content of the checkpoint and of the test images and by everything else that changes the numbers (``model_key``).
 """
 from __future__ import annotations
 
 import math
 import os.path as osp
+from dataclasses import asdict
 
+import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
@@ -19,7 +22,7 @@ from wne_basicsr.evaluation.networks import load_network, resolve_device
 from wne_basicsr.evaluation.quality import evaluate_ne_defect, evaluate_quality
 from wne_basicsr.evaluation.sweep_config import ModelSpec, SweepConfig
 from wne_basicsr.inference.forward import eval_mode
-from wne_basicsr.inference.precision import dtype_name, precision_dtype, prepare_network
+from wne_basicsr.inference.precision import dtype_name, precision_dtype, prepare_network, set_tf32
 
 
 def level_fields(config: SweepConfig, model: ModelSpec, level: float) -> dict:
@@ -31,6 +34,15 @@ def level_fields(config: SweepConfig, model: ModelSpec, level: float) -> dict:
             'quality': '', 'is_train_sigma': int(model.is_train_sigma(level))}
 
 
+def model_key(config: SweepConfig, model: ModelSpec, device: torch.device) -> dict:
+    """The cache-key fields of a model's points besides test set and level: checkpoint content, network, how it runs
+    (memory format, compilation, TF32, device type, torch version), degradation and seed."""
+    return {'version': CACHE_VERSION, 'checkpoint_sha256': file_sha256(model.checkpoint),
+            'network_g': model.network_opt, 'param_key': model.param_key, 'channels_last': model.channels_last,
+            'allow_tf32': model.allow_tf32, 'compile': None if model.compile is None else asdict(model.compile),
+            'device': device.type, 'torch': torch.__version__, 'noise': config.noise, 'seed': config.seed}
+
+
 def run_sweep(config: SweepConfig, progress: bool = True) -> list[dict]:
     """One row per (model, dataset, level); cached points are read back, so only missing points load a network."""
     missing = [f'{m.label}: {m.checkpoint}' for m in config.models if not osp.isfile(m.checkpoint)]
@@ -38,30 +50,30 @@ def run_sweep(config: SweepConfig, progress: bool = True) -> list[dict]:
         raise FileNotFoundError('checkpoints not found (train the models first):\n  ' + '\n  '.join(missing))
     cache = ResultCache(config.cache_dir)
     device = resolve_device(config.device)
+    identities = {dataset.name: dataset.identity() for dataset in config.datasets}
     loaded_sets: dict[str, list[tuple[str, Tensor]]] = {}
     rows = []
     unit = 'q' if config.noise == JPEG else 'σ'
     total = len(config.models) * len(config.datasets) * len(config.levels)
     with tqdm(total=total, desc=config.name, unit='point', disable=not progress) as bar:
         for model in config.models:
-            base = {'version': CACHE_VERSION, 'checkpoint_sha256': file_sha256(model.checkpoint),
-                    'network_g': model.network_opt, 'param_key': model.param_key, 'noise': config.noise,
-                    'seed': config.seed}
+            base = model_key(config, model, device)
             dtype = precision_dtype(model.inference_dtype, 'inference_dtype', device)
-            # fp32 quality points keep the keys they always had; the NE defect is measured in fp32 whatever the dtype
-            inference = {'inference_dtype': dtype_name(dtype)} if dtype is not None else {}
             net: nn.Module | None = None
             for dataset in config.datasets:
                 for level in config.levels:
                     bar.set_postfix_str(f'{model.label} | {dataset.name} | {unit} {level:g}')
-                    point = {**base, 'dataset': dataset.identity(), 'quality' if unit == 'q' else 'sigma': level}
-                    quality_key = {**point, 'metric': 'quality', 'n_averages': config.n_averages, **inference}
+                    point = {**base, 'dataset': identities[dataset.name], 'quality' if unit == 'q' else 'sigma': level}
+                    # the NE defect is measured in fp32 whatever the inference dtype, so only quality keys name it
+                    quality_key = {**point, 'metric': 'quality', 'n_averages': config.n_averages,
+                                   'inference_dtype': dtype_name(dtype)}
                     quality = cache.get(quality_key)
                     ne_key = {**point, 'metric': 'ne_defect', 'spec': config.ne_defect.identity()} \
                         if config.ne_defect else None
                     ne = cache.get(ne_key) if ne_key else {'ne_defect': math.nan, 'ne_evaluations': 0}
                     if quality is None or ne is None:
                         if net is None:
+                            set_tf32(model.allow_tf32, device)  # on CUDA, fp32 means fp32 unless allow_tf32: true
                             net = prepare_network(load_network(model, device), model.channels_last, model.compile,
                                                   device)
                         if dataset.name not in loaded_sets:

@@ -7,6 +7,7 @@ import torch
 from basicsr.archs import build_network
 from torch import Tensor, nn
 
+from wne_basicsr.errors import OptionError
 from wne_basicsr.evaluation.sweep_config import ModelSpec
 
 
@@ -24,7 +25,7 @@ def load_network(model: ModelSpec, device: torch.device | str = 'cpu') -> nn.Mod
     if model.param_key in state:
         state = state[model.param_key]
     elif not all(isinstance(v, Tensor) for v in state.values()):
-        raise KeyError(f'{model.checkpoint}: no "{model.param_key}" entry (found {sorted(state)[:5]})')
+        raise OptionError(f'{model.checkpoint}: no "{model.param_key}" entry (found {sorted(state)[:5]})')
     state = {k.removeprefix('module.'): v for k, v in state.items()}
     net.load_state_dict(state, strict=True)
     return net.to(device).eval()

@@ -8,6 +8,7 @@ import torch
 import yaml
 
 from wne_basicsr.data.noise import NOISE_TYPES
+from wne_basicsr.errors import OptionError
 
 # Flags the patch analyses share: name → add_argument keywords (each overrides the options key of the same name).
 PATCH_FLAGS = {
@@ -28,7 +29,7 @@ def read_yaml(path: str) -> dict:
     with open(path) as f:
         opt = yaml.safe_load(f)
     if not isinstance(opt, dict):
-        raise ValueError(f'{path}: expected a mapping of options, got {type(opt).__name__}')
+        raise OptionError(f'{path}: expected a mapping of options, got {type(opt).__name__}')
     return opt
 
 
@@ -37,7 +38,7 @@ def merge_options(defaults: dict, path: str | None, flags: dict) -> dict:
     opt = {**defaults, **(read_yaml(path) if path else {})}
     unknown = set(opt) - set(defaults)
     if unknown:
-        raise ValueError(f'{path}: unknown options {sorted(unknown)}; expected {sorted(defaults)}')
+        raise OptionError(f'{path}: unknown options {sorted(unknown)}; expected {sorted(defaults)}')
     opt.update({key: value for key, value in flags.items() if value is not None})
     return opt
 

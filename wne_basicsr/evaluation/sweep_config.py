@@ -6,23 +6,30 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from torch import Tensor
 
 from wne_basicsr.data.degradations import DEGRADATIONS, JPEG, level_column
-from wne_basicsr.data.image_io import COLORS, ImageSource
+from wne_basicsr.data.image_io import COLORS, ImageSource, to_tensor
 from wne_basicsr.data.noise import check_quality
+from wne_basicsr.errors import OptionError
+from wne_basicsr.evaluation.cache import file_sha256
 from wne_basicsr.evaluation.options import read_yaml
 from wne_basicsr.inference.precision import CompileSpec, precision_dtype
+from wne_basicsr.registry_errors import check_arch_options
 
 SigmaTrain = float | tuple[float, float] | None
-INFERENCE_KEYS = ('inference_dtype', 'channels_last', 'compile')  # per sweep, or per model
+INFERENCE_KEYS = ('inference_dtype', 'allow_tf32', 'channels_last', 'compile')  # per sweep, or per model
+
+
+def image_stem(path: str) -> str:
+    """An image's file name without folder and extension: what seeds its noise draws."""
+    return osp.splitext(osp.basename(path))[0]
 
 
 def sigma_grid(num: int = 20, lo: float = 5.0, hi: float = 100.0, extra: Iterable[float] = ()) -> list[float]:
     """``num`` geometric σ from ``lo`` to ``hi`` plus ``extra`` (e.g. σ_train), sorted and deduplicated (6 decimals)."""
     if num < 1 or lo <= 0 or hi < lo:
-        raise ValueError(f'sigma_grid: need num >= 1 and 0 < min <= max, got num={num}, min={lo}, max={hi}')
+        raise OptionError(f'sigma_grid: need num >= 1 and 0 < min <= max, got num={num}, min={lo}, max={hi}')
     points = np.geomspace(lo, hi, num) if num > 1 else [lo]
     return sorted({round(float(s), 6) for s in [*points, *extra]})
 
@@ -34,7 +41,7 @@ def _sigma_train(value: object, where: str) -> SigmaTrain:
         return float(value)
     if isinstance(value, (list, tuple)) and len(value) == 2:
         return float(value[0]), float(value[1])
-    raise ValueError(f'{where}: sigma_train must be a number, [lo, hi] or null (8-bit units), got {value!r}')
+    raise OptionError(f'{where}: sigma_train must be a number, [lo, hi] or null (8-bit units), got {value!r}')
 
 
 def training_sigma(train_opt: Mapping) -> SigmaTrain:
@@ -56,25 +63,27 @@ class ModelSpec:
     inference_dtype: str = 'fp32'
     channels_last: bool = False
     compile: CompileSpec | None = None
+    allow_tf32: bool = False
 
     @classmethod
     def from_opt(cls, label: str, opt: Mapping, defaults: Mapping | None = None) -> ModelSpec:
         """From ``{options | network_g, checkpoint, sigma_train, param_key}`` and the inference options
-        (``inference_dtype``, ``channels_last``, ``compile``, else those of ``defaults``); σ_train defaults to the
-        training σ."""
+        (``inference_dtype``, ``allow_tf32``, ``channels_last``, ``compile``, else those of ``defaults``); σ_train
+        defaults to the training σ."""
         where = f'models.{label}'
         unknown = set(opt) - {'options', 'network_g', 'checkpoint', 'sigma_train', 'param_key', *INFERENCE_KEYS}
         if unknown:
-            raise ValueError(f'{where}: unknown keys {sorted(unknown)}; expected options or network_g, checkpoint, '
-                             f'sigma_train, param_key, {", ".join(INFERENCE_KEYS)}')
+            raise OptionError(f'{where}: unknown keys {sorted(unknown)}; expected options or network_g, checkpoint, '
+                              f'sigma_train, param_key, {", ".join(INFERENCE_KEYS)}')
         if bool(opt.get('options')) == bool(opt.get('network_g')):
-            raise ValueError(f'{where}: give exactly one of "options" (a training options file) or "network_g"')
+            raise OptionError(f'{where}: give exactly one of "options" (a training options file) or "network_g"')
         train_opt = read_yaml(opt['options']) if opt.get('options') else {}
         network_opt = opt.get('network_g') or train_opt.get('network_g')
         if not isinstance(network_opt, Mapping) or 'type' not in network_opt:
-            raise ValueError(f'{where}: no network_g with a "type" in {opt.get("options") or "the model entry"}')
+            raise OptionError(f'{where}: no network_g with a "type" in {opt.get("options") or "the model entry"}')
+        check_arch_options(network_opt, f'{where}.network_g')
         if not opt.get('checkpoint'):
-            raise ValueError(f'{where}: option "checkpoint" (a BasicSR .pth file) is missing')
+            raise OptionError(f'{where}: option "checkpoint" (a BasicSR .pth file) is missing')
         sigma_train = (_sigma_train(opt['sigma_train'], f'{where}.sigma_train') if 'sigma_train' in opt
                        else training_sigma(train_opt))
         inference = {**(defaults or {}), **{k: opt[k] for k in INFERENCE_KEYS if k in opt}}
@@ -82,9 +91,12 @@ class ModelSpec:
         precision_dtype(dtype, f'{where}.inference_dtype')
         channels_last = inference.get('channels_last', False)
         if not isinstance(channels_last, bool):
-            raise ValueError(f'{where}.channels_last must be true or false, got {channels_last!r}')
+            raise OptionError(f'{where}.channels_last must be true or false, got {channels_last!r}')
+        allow_tf32 = inference.get('allow_tf32', False)
+        if not isinstance(allow_tf32, bool):
+            raise OptionError(f'{where}.allow_tf32 must be true or false, got {allow_tf32!r}')
         return cls(str(label), dict(network_opt), str(opt['checkpoint']), sigma_train, opt.get('param_key', 'params'),
-                   dtype, channels_last, CompileSpec.from_opt(inference.get('compile'), f'{where}.compile'))
+                   dtype, channels_last, CompileSpec.from_opt(inference.get('compile'), f'{where}.compile'), allow_tf32)
 
     @property
     def sigma_train_text(self) -> str:
@@ -116,38 +128,42 @@ class DatasetSpec:
         where = f'datasets.{name}'
         unknown = set(opt) - {'dataroot_gt', 'color', 'io_backend', 'max_images'}
         if unknown:
-            raise ValueError(f'{where}: unknown keys {sorted(unknown)}; expected dataroot_gt, color, io_backend, '
-                             'max_images')
+            raise OptionError(f'{where}: unknown keys {sorted(unknown)}; expected dataroot_gt, color, io_backend, '
+                              'max_images')
         root = opt.get('dataroot_gt')
         if not root:
-            raise ValueError(f'{where}: option "dataroot_gt" is missing')
+            raise OptionError(f'{where}: option "dataroot_gt" is missing')
         color = opt.get('color', 'gray')
         if color not in COLORS:
-            raise ValueError(f'{where}: color must be one of {COLORS}, got {color!r}')
+            raise OptionError(f'{where}: color must be one of {COLORS}, got {color!r}')
         max_images = opt.get('max_images')
         if max_images is not None and int(max_images) < 1:
-            raise ValueError(f'{where}: max_images must be >= 1 or null, got {max_images}')
+            raise OptionError(f'{where}: max_images must be >= 1 or null, got {max_images}')
         root = root if isinstance(root, str) else tuple(root)
         io_backend = tuple(sorted((opt.get('io_backend') or {'type': 'disk'}).items()))
         return cls(str(name), root, color, io_backend, None if max_images is None else int(max_images))
 
+    def source(self) -> ImageSource:
+        """This set's images: those under its roots, in sorted order, only the first ``max_images``."""
+        root = self.dataroot_gt if isinstance(self.dataroot_gt, str) else list(self.dataroot_gt)
+        source = ImageSource(root, dict(self.io_backend), f'datasets.{self.name}')
+        source.records = source.records[:self.max_images]
+        return source
+
     def identity(self) -> dict:
-        """What determines this set's images, for cache keys."""
-        roots = [self.dataroot_gt] if isinstance(self.dataroot_gt, str) else list(self.dataroot_gt)
-        return {'roots': [osp.abspath(r) for r in roots], 'color': self.color, 'io_backend': dict(self.io_backend),
-                'max_images': self.max_images}
+        """What determines this set's images, for cache keys: the color, each image's stem (it seeds the noise) and
+        content (byte size and SHA-256 of each file; of an LMDB, its data.mdb), not where the files lie."""
+        source = self.source()
+        files = ([osp.join(root, 'data.mdb') for root in source.roots] if source.backend == 'lmdb'
+                 else [record.path for record in source.records])
+        return {'color': self.color, 'stems': [image_stem(record.path) for record in source.records],
+                'content': [[osp.getsize(path), file_sha256(path)] for path in files]}
 
     def load(self) -> list[tuple[str, Tensor]]:
         """(stem, clean C×H×W float32 tensor in [0, 1]) for each image, in sorted order."""
-        root = self.dataroot_gt if isinstance(self.dataroot_gt, str) else list(self.dataroot_gt)
-        source = ImageSource(root, dict(self.io_backend), f'datasets.{self.name}')
-        count = len(source) if self.max_images is None else min(len(source), self.max_images)
-        images = []
-        for index in range(count):
-            stem = osp.splitext(osp.basename(source.records[index].path))[0]
-            img = source.read(index, self.color)
-            images.append((stem, torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))))
-        return images
+        source = self.source()
+        return [(image_stem(record.path), to_tensor(source.read(index, self.color)))
+                for index, record in enumerate(source.records)]
 
 
 @dataclass(frozen=True)
@@ -168,11 +184,11 @@ class NEDefectSpec:
         if opt is None or opt is True:
             return cls()
         if not isinstance(opt, Mapping):
-            raise ValueError(f'ne_defect: expected false, true or a mapping, got {opt!r}')
+            raise OptionError(f'ne_defect: expected false, true or a mapping, got {opt!r}')
         unknown = set(opt) - {'num_affine', 'a_range', 'b_range', 'tau', 'max_images'}
         if unknown:
-            raise ValueError(f'ne_defect: unknown keys {sorted(unknown)}; expected num_affine, a_range, b_range, '
-                             'tau, max_images')
+            raise OptionError(f'ne_defect: unknown keys {sorted(unknown)}; expected num_affine, a_range, b_range, '
+                              'tau, max_images')
         base = cls()
         max_images = opt.get('max_images', base.max_images)
         return cls(int(opt.get('num_affine', base.num_affine)),
@@ -218,23 +234,23 @@ class SweepConfig:
                  *INFERENCE_KEYS}
         unknown = set(opt) - known
         if unknown:
-            raise ValueError(f'sweep options: unknown keys {sorted(unknown)}; expected {sorted(known)}')
+            raise OptionError(f'sweep options: unknown keys {sorted(unknown)}; expected {sorted(known)}')
         if not opt.get('name'):
-            raise ValueError('sweep options: "name" is missing (results go to <output_dir>/<name>)')
+            raise OptionError('sweep options: "name" is missing (results go to <output_dir>/<name>)')
         for key in ('models', 'datasets'):
             if not isinstance(opt.get(key) or {}, Mapping):
-                raise ValueError(f'sweep options: "{key}" must be a mapping of name → options, got {opt[key]!r}')
+                raise OptionError(f'sweep options: "{key}" must be a mapping of name → options, got {opt[key]!r}')
         inference = {k: opt[k] for k in INFERENCE_KEYS if k in opt}
         models = tuple(ModelSpec.from_opt(label, m or {}, inference) for label, m in (opt.get('models') or {}).items())
         datasets = tuple(DatasetSpec.from_opt(name, d or {}) for name, d in (opt.get('datasets') or {}).items())
         if not models or not datasets:
-            raise ValueError('sweep options: need at least one entry under "models" and one under "datasets"')
+            raise OptionError('sweep options: need at least one entry under "models" and one under "datasets"')
         noise = opt.get('noise', 'gaussian')
         if noise not in DEGRADATIONS:
-            raise ValueError(f'sweep options: noise must be one of {DEGRADATIONS}, got {noise!r}')
+            raise OptionError(f'sweep options: noise must be one of {DEGRADATIONS}, got {noise!r}')
         n_averages, batch_size = int(opt.get('n_averages', 20)), int(opt.get('batch_size', 8))
         if n_averages < 1 or batch_size < 1:
-            raise ValueError(f'sweep options: n_averages and batch_size must be >= 1, got {n_averages}, {batch_size}')
+            raise OptionError(f'sweep options: n_averages and batch_size must be >= 1, got {n_averages}, {batch_size}')
         levels = quality_levels(opt) if noise == JPEG else sigma_levels(opt, models)
         if noise == JPEG:
             n_averages = 1  # JPEG is deterministic: one copy per image
@@ -252,7 +268,7 @@ class SweepConfig:
 def sigma_levels(opt: Mapping, models: tuple[ModelSpec, ...]) -> list[float]:
     """The σ grid of noise sweep options: ``sigmas`` or ``sigma_grid``, plus the models' fixed training σ."""
     if opt.get('qualities') is not None:
-        raise ValueError('sweep options: "qualities" go with noise: jpeg; noise sweeps take sigmas or sigma_grid')
+        raise OptionError('sweep options: "qualities" go with noise: jpeg; noise sweeps take sigmas or sigma_grid')
     train_sigmas = [m.sigma_train for m in models if isinstance(m.sigma_train, float)]
     extra = train_sigmas if opt.get('include_train_sigma', True) else []
     if opt.get('sigmas') is not None:
@@ -261,15 +277,15 @@ def sigma_levels(opt: Mapping, models: tuple[ModelSpec, ...]) -> list[float]:
         grid = opt.get('sigma_grid') or {}
         sigmas = sigma_grid(int(grid.get('num', 20)), float(grid.get('min', 5)), float(grid.get('max', 100)), extra)
     if any(s < 0 for s in sigmas):
-        raise ValueError(f'sweep options: σ must be >= 0 (8-bit units), got {sigmas}')
+        raise OptionError(f'sweep options: σ must be >= 0 (8-bit units), got {sigmas}')
     return sigmas
 
 
 def quality_levels(opt: Mapping) -> list[int]:
     """The JPEG qualities of ``noise: jpeg`` sweep options (``qualities: [5, 10, …, 85]``)."""
     if opt.get('sigmas') is not None or opt.get('sigma_grid') is not None:
-        raise ValueError('sweep options: noise: jpeg takes "qualities" (JPEG qualities), not sigmas or sigma_grid')
+        raise OptionError('sweep options: noise: jpeg takes "qualities" (JPEG qualities), not sigmas or sigma_grid')
     qualities = opt.get('qualities')
     if not isinstance(qualities, (list, tuple)) or not qualities:
-        raise ValueError(f'sweep options: noise: jpeg needs "qualities", a list of JPEG qualities, got {qualities!r}')
+        raise OptionError(f'sweep options: noise: jpeg needs "qualities", a list of JPEG qualities, got {qualities!r}')
     return sorted({check_quality(q, f'sweep options: qualities[{i}]') for i, q in enumerate(qualities)})

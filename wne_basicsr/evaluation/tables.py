@@ -7,6 +7,7 @@ import math
 import os.path as osp
 from collections.abc import Mapping, Sequence
 
+from wne_basicsr.errors import OptionError
 from wne_basicsr.evaluation.sweep_outputs import level_key
 from wne_basicsr.sampling.summary import summarize
 
@@ -24,7 +25,7 @@ def read_mismatch_csv(path: str) -> list[dict]:
         rows = list(csv.DictReader(f))
     missing = {'model', 'dataset', 'sigma_8bit', 'input_psnr_db', *COLUMNS} - set(rows[0] if rows else ())
     if missing:
-        raise ValueError(f'{path}: not a mismatch CSV, columns {sorted(missing)} are missing')
+        raise OptionError(f'{path}: not a mismatch CSV, columns {sorted(missing)} are missing')
     for row in rows:
         row.setdefault('degradation', row.get('noise', ''))
         key = level_key([row])
@@ -40,7 +41,8 @@ def _cell(rows: list[dict], level: float, column: str, where: str) -> str:
     match = [r for r in rows if math.isclose(r[key], level, abs_tol=1e-6)]
     if not match:
         have = sorted({r[key] for r in rows})
-        raise ValueError(f'{where}: no row at {name} {level:g}; the CSV has {name} {", ".join(f"{s:g}" for s in have)}')
+        raise OptionError(f'{where}: no row at {name} {level:g}; the CSV has {name} '
+                          f'{", ".join(f"{s:g}" for s in have)}')
     value = float(match[0][column]) if match[0][column] not in ('', None) else math.nan
     return '–' if math.isnan(value) else f'{value:.2f}' if 'psnr' in column else f'{value:.3g}'
 
@@ -50,11 +52,11 @@ def mismatch_table(rows: list[dict], sigmas: Sequence[float], datasets: Sequence
     """A Markdown table: per test set, the degraded input's PSNR and each model's ``column`` at each test σ (or, for a
     JPEG sweep, each quality in ``sigmas``)."""
     if column not in COLUMNS:
-        raise ValueError(f'column must be one of {COLUMNS}, got {column!r}')
+        raise OptionError(f'column must be one of {COLUMNS}, got {column!r}')
     names = list(dict.fromkeys(r['dataset'] for r in rows))
     for name in datasets or ():
         if name not in names:
-            raise ValueError(f'test set {name!r} is not in the CSV; it has {names}')
+            raise OptionError(f'test set {name!r} is not in the CSV; it has {names}')
     symbol = 'q' if level_key(rows) == 'quality' else 'σ'
     header = f'| test set | model | {" | ".join(f"{symbol} = {s:g}" for s in sigmas)} |'
     lines = [header, '|' + '---|' * (len(sigmas) + 2)]
@@ -78,10 +80,10 @@ def read_sampler_csv(path: str) -> list[dict]:
     with open(path, newline='') as f:
         rows = list(csv.DictReader(f))
     if not rows:
-        raise ValueError(f'{path}: the sampler CSV has no image rows')
+        raise OptionError(f'{path}: the sampler CSV has no image rows')
     missing = set(SAMPLER_COLUMNS) - set(rows[0])
     if missing:
-        raise ValueError(f'{path}: not a sampler per_image.csv, columns {sorted(missing)} are missing')
+        raise OptionError(f'{path}: not a sampler per_image.csv, columns {sorted(missing)} are missing')
     return [{key: value if key in SAMPLER_TEXT_COLUMNS else _number(value) for key, value in row.items()}
             for row in rows]
 
@@ -113,7 +115,7 @@ def sampler_image_table(runs: Mapping[str, list[dict]]) -> str:
     by_image = {label: {r['image']: r for r in rows} for label, rows in runs.items()}
     images = [r['image'] for r in runs[labels[0]] if all(r['image'] in by_image[label] for label in labels)]
     if not images:
-        raise ValueError(f'the runs {labels} have no image in common')
+        raise OptionError(f'the runs {labels} have no image in common')
     two = len(labels) == 2
     header = '| image | ' + ' | '.join(f'{label} final (steps)' for label in labels) + (
         f' | {labels[1]} − {labels[0]} |' if two else ' |')

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 from matplotlib.figure import Figure
 
+from wne_basicsr.errors import OptionError
+
 LOSS_TAG = 'losses/l_pix'
 
 
@@ -28,7 +30,7 @@ def read_scalars(logdir: str, label: str) -> list[dict]:
     events.Reload()
     tags = sorted(events.Tags()['scalars'], key=_natural)
     if not tags:
-        raise ValueError(f'{logdir}: no scalars in this folder (expected tb_logger/<name> of a training run)')
+        raise OptionError(f'{logdir}: no scalars in this folder (expected tb_logger/<name> of a training run)')
     return [{'run': label, 'tag': tag, 'step': event.step, 'value': event.value}
             for tag in tags for event in events.Scalars(tag)]
 
@@ -66,7 +68,7 @@ def validation_table(rows: Sequence[dict], metric: str = 'psnr_float') -> str:
     """A Markdown table: a row per run and validation iteration, a column per validation set (``metric``)."""
     tags = metric_tags(rows, metric)
     if not tags:
-        raise ValueError(f'no validation scalars metrics/<set>/{metric} in these runs')
+        raise OptionError(f'no validation scalars metrics/<set>/{metric} in these runs')
     values = {(r['run'], r['step'], r['tag']): r['value'] for r in rows}
     order = {run: i for i, run in enumerate(dict.fromkeys(r['run'] for r in rows))}
     keys = sorted({(r['run'], r['step']) for r in rows if r['tag'] in tags}, key=lambda key: (order[key[0]], key[1]))

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from wne_basicsr.archs.wrapper_arch import pad_to_multiple, window_multiple
+from wne_basicsr.errors import OptionError
 
 
 @runtime_checkable
@@ -43,9 +44,9 @@ class TileSpec:
 
     def __post_init__(self) -> None:
         if not _is_int(self.size) or self.size < 1:
-            raise ValueError(f'tile.size must be a positive integer (pixels), got {self.size!r}')
+            raise OptionError(f'tile.size must be a positive integer (pixels), got {self.size!r}')
         if not _is_int(self.overlap) or not 0 <= self.overlap < self.size:
-            raise ValueError(f'tile.overlap must be an integer in [0, tile.size={self.size}), got {self.overlap!r}')
+            raise OptionError(f'tile.overlap must be an integer in [0, tile.size={self.size}), got {self.overlap!r}')
 
     @classmethod
     def from_opt(cls, value: object) -> TileSpec | None:
@@ -53,7 +54,7 @@ class TileSpec:
         if value is None or value is False:
             return None
         if not isinstance(value, dict) or 'size' not in value or set(value) - {'size', 'overlap'}:
-            raise ValueError(f'option tile must be {{size: <pixels>, overlap: <pixels>}} or ~, got {value!r}')
+            raise OptionError(f'option tile must be {{size: <pixels>, overlap: <pixels>}} or ~, got {value!r}')
         return cls(value['size'], value.get('overlap', cls.overlap))
 
 
@@ -83,8 +84,8 @@ def tiled_apply(fn: Callable[[Tensor], Tensor], x: Tensor, tile: TileSpec) -> Te
             patch = x[..., top:top + tile.size, left:left + tile.size]
             result = fn(patch)
             if result.shape[-2:] != patch.shape[-2:]:
-                raise ValueError(f'tiled inference needs a size-preserving network: a {tuple(patch.shape[-2:])} tile '
-                                 f'gave {tuple(result.shape[-2:])}')
+                raise OptionError(f'option tile needs a size-preserving network: a {tuple(patch.shape[-2:])} tile '
+                                  f'gave {tuple(result.shape[-2:])}; remove option tile for this network')
             if out is None:
                 out = result.new_empty((*result.shape[:-2], h, w))
             out[..., r0:r1, c0:c1] = result[..., r0 - top:r1 - top, c0 - left:c1 - left]

@@ -1,5 +1,5 @@
 """Precision, memory format and compilation of a network: options ``train.amp``, ``inference_dtype``,
-``channels_last`` and ``compile``.
+``allow_tf32``, ``channels_last`` and ``compile``.
 
 Wrappers keep their statistics, de-normalization and output in float32 under any autocast dtype, and only their backbone
 is compiled, so exactness does not depend on these options (docs/method.md §1.2).
@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+
+from wne_basicsr.errors import OptionError
 
 DTYPES = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 PRECISIONS = (*DTYPES, 'auto')
@@ -32,7 +34,7 @@ def precision_dtype(name: str | None, option: str, device: torch.device | str = 
     device computes it natively, else fp32). A dtype the device's autocast cannot run is refused here."""
     name = name or 'fp32'
     if name not in PRECISIONS:
-        raise ValueError(f'{option} must be one of {list(PRECISIONS)}, got {name!r}')
+        raise OptionError(f'{option} must be one of {list(PRECISIONS)}, got {name!r}')
     if name == 'auto':
         return torch.bfloat16 if fast_bf16(device) else None
     dtype, device_type = DTYPES[name], torch.device(device).type
@@ -40,8 +42,8 @@ def precision_dtype(name: str | None, option: str, device: torch.device | str = 
         try:
             torch.autocast(device_type, dtype=dtype)
         except (RuntimeError, ValueError) as err:  # an older torch: no fp16 autocast on the CPU
-            raise ValueError(f'{option}: {name} cannot run here (torch {torch.__version__} has no {device_type} '
-                             f'autocast in {name}: {err}); use bf16 or fp32') from err
+            raise OptionError(f'{option}: {name} cannot run here (torch {torch.__version__} has no {device_type} '
+                              f'autocast in {name}: {err}); use bf16 or fp32') from err
     return dtype
 
 
@@ -72,13 +74,13 @@ class CompileSpec:
         if value is True:
             return cls()
         if not isinstance(value, dict) or set(value) - {'mode', 'dynamic'}:
-            raise ValueError(f'{option} must be true, false or {{mode: <torch.compile mode>, dynamic: true|false}}, '
-                             f'got {value!r}')
+            raise OptionError(f'{option} must be true, false or {{mode: <torch.compile mode>, dynamic: true|false}}, '
+                              f'got {value!r}')
         mode, dynamic = value.get('mode', 'default'), value.get('dynamic')
         if mode not in COMPILE_MODES:
-            raise ValueError(f'{option}.mode must be one of {list(COMPILE_MODES)}, got {mode!r}')
+            raise OptionError(f'{option}.mode must be one of {list(COMPILE_MODES)}, got {mode!r}')
         if dynamic is not None and not isinstance(dynamic, bool):
-            raise ValueError(f'{option}.dynamic must be true, false or ~, got {dynamic!r}')
+            raise OptionError(f'{option}.dynamic must be true, false or ~, got {dynamic!r}')
         return cls(mode, dynamic)
 
 
@@ -108,7 +110,7 @@ def prepare_network(net: nn.Module, channels_last: bool = False, compile_spec: C
     if compile_spec is not None:
         reason = compile_unavailable(device)
         if reason:
-            raise RuntimeError(f'compile: {reason}; remove the compile option (or set compile: false)')
+            raise OptionError(f'compile: {reason}; remove the compile option (or set compile: false)')
         compile_target(net).compile(mode=compile_spec.mode, dynamic=compile_spec.dynamic)
     return net
 
@@ -128,6 +130,21 @@ def compile_errors_explained() -> Iterator[None]:
             raise
         raise RuntimeError(f'torch.compile failed on this host ({type(err).__name__}: {str(err).splitlines()[0]}); '
                            'remove the compile option (or set compile: false) to run without it') from err
+
+
+def tf32_option(value: object) -> bool:
+    """The ``allow_tf32`` option: false (the default: float32 means float32) or true."""
+    if value is not None and not isinstance(value, bool):
+        raise OptionError(f'allow_tf32 must be true or false, got {value!r}')
+    return bool(value)
+
+
+def set_tf32(allow: bool, device: torch.device | str) -> None:
+    """On CUDA, let float32 matmuls and cuDNN convolutions round their inputs to TF32 or not (a process-wide setting;
+    PyTorch's default allows it for convolutions); other devices have no TF32 and are left alone."""
+    if torch.device(device).type == 'cuda':
+        torch.backends.cuda.matmul.allow_tf32 = allow
+        torch.backends.cudnn.allow_tf32 = allow
 
 
 @contextmanager

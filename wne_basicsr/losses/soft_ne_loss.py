@@ -10,14 +10,16 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from wne_basicsr.errors import OptionError
+
 
 def _range(value: object, where: str) -> tuple[float, float]:
     if (not isinstance(value, (list, tuple)) or len(value) != 2
             or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
-        raise ValueError(f'{where} must be [lo, hi] (two numbers), got {value!r}')
+        raise OptionError(f'{where} must be [lo, hi] (two numbers), got {value!r}')
     lo, hi = float(value[0]), float(value[1])
     if lo > hi:
-        raise ValueError(f'{where} must satisfy lo <= hi, got [{lo}, {hi}]')
+        raise OptionError(f'{where} must satisfy lo <= hi, got [{lo}, {hi}]')
     return lo, hi
 
 
@@ -35,13 +37,13 @@ class SoftNE:
         if opt is None:
             return None
         if not isinstance(opt, Mapping):
-            raise ValueError(f'{where}: expected a dict like {{alpha: [0, 1], mu: [0, 1]}}, got {opt!r}')
+            raise OptionError(f'{where}: expected a dict like {{alpha: [0, 1], mu: [0, 1]}}, got {opt!r}')
         unknown = set(opt) - {'alpha', 'mu'}
         if unknown:
-            raise ValueError(f'{where}: unknown keys {sorted(unknown)}; expected alpha and mu')
+            raise OptionError(f'{where}: unknown keys {sorted(unknown)}; expected alpha and mu')
         alpha = _range(opt.get('alpha', [0, 1]), f'{where}.alpha')
         if alpha[0] < 0:
-            raise ValueError(f'{where}.alpha must be >= 0 (a contrast), got {list(alpha)}')
+            raise OptionError(f'{where}.alpha must be >= 0 (a contrast), got {list(alpha)}')
         return cls(alpha, _range(opt.get('mu', [0, 1]), f'{where}.mu'))
 
     def draw(self, batch: int, device: torch.device | str = 'cpu',

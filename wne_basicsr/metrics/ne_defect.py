@@ -8,6 +8,7 @@ from basicsr.utils.registry import METRIC_REGISTRY
 from torch import Tensor, nn
 
 from wne_basicsr.data.noise import seeded_generator
+from wne_basicsr.errors import OptionError
 from wne_basicsr.inference.forward import eval_mode, whole_image_forward
 from wne_basicsr.inference.precision import autocast, tf32_disabled
 
@@ -23,7 +24,7 @@ def ne_defect(net: nn.Module, x: Tensor, num_affine: int = 8, a_range: Sequence[
     (bf16 / fp16) when it is given, to measure what that precision costs.
     """
     if num_affine < 1:
-        raise ValueError(f'ne_defect: num_affine must be >= 1, got {num_affine}')
+        raise OptionError(f'ne_defect: num_affine must be >= 1, got {num_affine}')
     a_lo, a_hi = (float(v) for v in a_range)
     b_lo, b_hi = (float(v) for v in b_range)
     shape = (num_affine, x.shape[0], 1, 1, 1)

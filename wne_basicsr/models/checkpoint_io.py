@@ -12,6 +12,9 @@ from basicsr.utils import get_root_logger
 from basicsr.utils.dist_util import master_only
 from torch import nn
 
+from wne_basicsr.errors import OptionError
+from wne_basicsr.models.load_errors import fitting_state
+
 PARTIAL_SUFFIX = '.partial'  # temporary checkpoint files: never matched as *.state or *.pth
 
 
@@ -39,14 +42,25 @@ class CheckpointIO:
 
     @master_only
     def save_training_state(self, epoch: int, current_iter: int) -> None:
-        """BasicSR's ``training_states/<iter>.state`` (epoch, iter, optimizer and scheduler states), atomically."""
+        """BasicSR's ``training_states/<iter>.state`` (epoch, iter, optimizer and scheduler states, and the fp16
+        gradient scaler's state when there is one), atomically."""
         folder = self.opt['path']['training_states']
         if current_iter == -1:
             self.remove_partial_files(folder)
             return
         state = {'epoch': epoch, 'iter': current_iter, 'optimizers': [o.state_dict() for o in self.optimizers],
                  'schedulers': [s.state_dict() for s in self.schedulers]}
+        if getattr(self, 'grad_scaler', None) is not None:
+            state['grad_scaler'] = self.grad_scaler.state_dict()
         self.atomic_save(state, osp.join(folder, f'{current_iter}.state'))
+
+    def resume_training(self, resume_state: dict) -> None:
+        """BasicSR's optimizer and scheduler states, and the gradient scaler's if both the state and this run have
+        one (a state saved without it, by an older version or a run in another precision, keeps a fresh scaler)."""
+        super().resume_training(resume_state)
+        scaler_state = resume_state.get('grad_scaler')
+        if getattr(self, 'grad_scaler', None) is not None and scaler_state:
+            self.grad_scaler.load_state_dict(scaler_state)
 
     @staticmethod
     def remove_partial_files(folder: str) -> None:
@@ -96,37 +110,19 @@ class CheckpointIO:
         try:
             checkpoint = torch.load(load_path, map_location='cpu', weights_only=True)
         except Exception as err:
-            raise ValueError(f'{where}: cannot read the checkpoint ({type(err).__name__}: {err})') from err
+            raise OptionError(f'{where}: cannot read the checkpoint ({type(err).__name__}: {err})') from err
         if not isinstance(checkpoint, dict):
-            raise ValueError(f'{where}: expected a dict of state dicts, got {type(checkpoint).__name__}')
+            raise OptionError(f'{where}: expected a dict of state dicts, got {type(checkpoint).__name__}')
         if param_key is not None:
             if param_key not in checkpoint and 'params' in checkpoint:
                 get_root_logger().info(f'Loading: {param_key} does not exist, use params.')
                 param_key = 'params'
             if param_key not in checkpoint:
-                raise ValueError(f'{where}: no {param_key!r} entry (it holds {sorted(checkpoint)[:8]}); '
-                                 'set path.param_key_g to one of them')
+                raise OptionError(f'{where}: no {param_key!r} entry (it holds {sorted(checkpoint)[:8]}); '
+                                  'set path.param_key_g to one of them')
             checkpoint = checkpoint[param_key]
         state = {k.removeprefix('module.'): v for k, v in checkpoint.items()}
         net = self.get_bare_model(net)
         get_root_logger().info(f'Loading {type(net).__name__} model from {load_path}, with param key: [{param_key}].')
-        self._print_different_keys_loading(net, state, strict)
-        if strict:
-            self._check_state_fits(net, state, where)
+        state = fitting_state(net, state, where, f'network_g (type {self.opt["network_g"]["type"]})', strict)
         net.load_state_dict(state, strict=strict)
-
-    def _check_state_fits(self, net: nn.Module, state: dict, where: str) -> None:
-        """Raise a ValueError listing the missing, unexpected and differently shaped keys of ``state`` for ``net``."""
-        own = net.state_dict()
-        missing = sorted(set(own) - set(state))
-        unexpected = sorted(set(state) - set(own))
-        shapes = [f'{k}: checkpoint {tuple(getattr(state[k], "shape", ()))} vs network {tuple(own[k].shape)}'
-                  for k in sorted(set(own) & set(state)) if getattr(state[k], 'shape', None) != own[k].shape]
-        groups = {'missing from the checkpoint': missing, 'unexpected in the checkpoint': unexpected,
-                  'shapes differ': shapes}
-        parts = [f'{label} ({len(keys)}): {", ".join(keys[:6])}{", …" if len(keys) > 6 else ""}'
-                 for label, keys in groups.items() if keys]
-        if not parts:
-            return
-        raise ValueError(f'{where}: the checkpoint does not fit network_g (type {self.opt["network_g"]["type"]}): '
-                         + '; '.join(parts) + '. Check network_g (arch, channels, widths) or set strict_load_g: false')

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DataParallel, DistributedDataParallel
 from tqdm import tqdm
 
+from wne_basicsr.errors import OptionError
 from wne_basicsr.inference.forward import TileSpec, run_network
 from wne_basicsr.inference.precision import (
     CompileSpec,
@@ -26,8 +27,11 @@ from wne_basicsr.inference.precision import (
     dtype_name,
     precision_dtype,
     prepare_network,
+    set_tf32,
+    tf32_option,
 )
 from wne_basicsr.models.checkpoint_io import CheckpointIO
+from wne_basicsr.registry_errors import check_arch_options
 
 COLOR_CHANNELS = {'gray': 1, 'rgb': 3, 'y': 1}  # ours, plus BasicSR's `color: y` of PairedImageDataset
 
@@ -47,18 +51,22 @@ class DenoisingModel(CheckpointIO, SRModel):
     """Trains a denoiser on (lq, gt) pairs and validates each ``val*`` set on the bare (or EMA) network.
 
     Options: ``train.amp`` (fp32 | bf16 | fp16 | auto: the training forward and loss under autocast, the loss reduced
-    in fp32; fp16 with a gradient scaler), ``inference_dtype`` (the same, for validation and testing),
-    ``channels_last`` (network and batches in channels-last memory format), ``compile`` (torch.compile of the
-    backbone), ``tile`` and ``sync_bn``. Checkpoints are the same whatever these options say.
+    in fp32; fp16 with a gradient scaler), ``inference_dtype`` (the same, for validation and testing), ``allow_tf32``
+    (TF32 matmuls and convolutions on CUDA; off by default), ``channels_last`` (network and batches in channels-last
+    memory format), ``compile`` (torch.compile of the backbone), ``tile`` and ``sync_bn``. Checkpoints are the same
+    whatever these options say.
     """
 
     def __init__(self, opt: dict) -> None:
+        check_arch_options(opt.get('network_g'), 'network_g')  # before BasicSR builds it: misspelled arguments
         TileSpec.from_opt(opt.get('tile'))  # a bad tile option fails at start-up, not at the first validation
         device = torch.device('cuda' if opt['num_gpu'] != 0 else 'cpu')
         self.autocast_dtype = precision_dtype(opt.get('inference_dtype'), 'inference_dtype', device)
+        self.allow_tf32 = tf32_option(opt.get('allow_tf32'))
+        set_tf32(self.allow_tf32, device)  # on CUDA, fp32 is fp32 unless allow_tf32: true
         self.channels_last = opt.get('channels_last', False)
         if not isinstance(self.channels_last, bool):
-            raise ValueError(f'channels_last must be true or false, got {self.channels_last!r}')
+            raise OptionError(f'channels_last must be true or false, got {self.channels_last!r}')
         self.compile_spec = CompileSpec.from_opt(opt.get('compile'))
         for metric_opt in ((opt.get('val') or {}).get('metrics') or {}).values():
             # error metrics such as calculate_ne_defect say that lower is better; the YAML may still override it
@@ -75,9 +83,9 @@ class DenoisingModel(CheckpointIO, SRModel):
             default = getattr(DATASET_REGISTRY.get(kind) if kind in DATASET_REGISTRY else None, 'default_color', 'rgb')
             color = dataset_opt.get('color') or default
             if channels is not None and COLOR_CHANNELS.get(color, channels) != channels:
-                raise ValueError(f'datasets.{name}: color={color!r} gives {COLOR_CHANNELS[color]}-channel images, but '
-                                 f'network_g ({self.opt["network_g"]["type"]}) takes {channels} channel(s); set the '
-                                 f'backbone\'s input channels (num_in_ch / in_chans / inp_channels) or the color')
+                raise OptionError(f'datasets.{name}: color={color!r} gives {COLOR_CHANNELS[color]}-channel images, but '
+                                  f'network_g ({self.opt["network_g"]["type"]}) takes {channels} channel(s); set the '
+                                  f'backbone\'s input channels (num_in_ch / in_chans / inp_channels) or the color')
 
     def model_to_device(self, net: nn.Module) -> nn.Module:
         """Move to the device (channels-last and compiled per the options); wrap in DDP (also on CPU, with no
@@ -89,8 +97,8 @@ class DenoisingModel(CheckpointIO, SRModel):
         if self.opt['dist']:
             if self.opt.get('sync_bn'):
                 if self.device.type != 'cuda':
-                    raise ValueError('option sync_bn: true needs CUDA devices (SyncBatchNorm has no CPU kernel); '
-                                     'remove it for CPU runs')
+                    raise OptionError('option sync_bn: true needs CUDA devices (SyncBatchNorm has no CPU kernel); '
+                                      'remove it for CPU runs')
                 net = self.sync_batchnorm(net)
             find_unused = self.opt.get('find_unused_parameters', False)
             device_ids = [torch.cuda.current_device()] if self.device.type == 'cuda' else None
@@ -110,7 +118,7 @@ class DenoisingModel(CheckpointIO, SRModel):
 
     @staticmethod
     def check_finite(x: Tensor, what: str, names: list[str] | str | None = None) -> None:
-        """Raise a ValueError naming the images of batch ``x`` that hold NaN or Inf values."""
+        """Raise an OptionError naming the images of batch ``x`` that hold NaN or Inf values."""
         bad = ~torch.isfinite(x.flatten(1)).all(dim=1)
         if not bad.any():
             return
@@ -118,7 +126,7 @@ class DenoisingModel(CheckpointIO, SRModel):
         names = [names] if isinstance(names, str) else names
         label = ', '.join(names[i] for i in index) if names and len(names) == len(x) else f'batch item(s) {index}'
         count = int((~torch.isfinite(x)).sum())
-        raise ValueError(f'{label}: the {what} image holds {count} NaN/Inf value(s); denoisers need finite inputs')
+        raise OptionError(f'{label}: the {what} image holds {count} NaN/Inf value(s); denoisers need finite inputs')
 
     def feed_data(self, data: dict) -> None:
         """Move a batch to the device, refusing NaN/Inf images (named by the batch's ``lq_path`` when present)."""
@@ -130,6 +138,17 @@ class DenoisingModel(CheckpointIO, SRModel):
         if 'gt' in data:
             self.gt = data['gt'].to(self.device)
         self.clean = data['clean'].to(self.device) if 'clean' in data else None
+
+    @torch.no_grad()
+    def model_ema(self, decay: float = 0.999) -> None:
+        """BasicSR's moving average of the parameters, then net_g's buffers (BatchNorm running statistics) copied
+        into the EMA network, which would otherwise validate and save its initial statistics."""
+        super().model_ema(decay)
+        # buffers are copied, not averaged, as timm's ModelEmaV3 does with exclude_buffers=True (its ModelEmaV2
+        # averages them); named_buffers sees through channels-last and in-place compilation, get_bare_model DDP
+        ema_buffers = dict(self.net_g_ema.named_buffers())
+        for name, buffer in self.get_bare_model(self.net_g).named_buffers():
+            ema_buffers[name].copy_(buffer)
 
     def inference_network(self) -> nn.Module:
         """The network validation runs: the EMA copy if any, else the bare net_g (never the DDP wrapper)."""
@@ -160,7 +179,7 @@ class DenoisingModel(CheckpointIO, SRModel):
 
         super().init_training_settings()
         if self.cri_pix is None:
-            raise ValueError('train.pixel_opt is required (e.g. {type: MSELoss}): DenoisingModel trains a pixel loss')
+            raise OptionError('train.pixel_opt is required (e.g. {type: MSELoss}): DenoisingModel trains a pixel loss')
         self.soft_ne = SoftNE.from_opt(self.opt['train'].get('soft_ne'))
         amp = self.opt['train'].get('amp')
         self.train_dtype = precision_dtype(amp, 'train.amp', self.device)
@@ -169,8 +188,8 @@ class DenoisingModel(CheckpointIO, SRModel):
         if hasattr(self, 'net_g_ema'):
             prepare_network(self.net_g_ema, self.channels_last, self.compile_spec, self.device)
         get_root_logger().info(f'Training precision {dtype_name(self.train_dtype)} (train.amp: {amp or "fp32"}), '
-                               f'inference {dtype_name(self.autocast_dtype)}, channels_last: {self.channels_last}, '
-                               f'compile: {self.compile_spec}')
+                               f'inference {dtype_name(self.autocast_dtype)}, allow_tf32: {self.allow_tf32}, '
+                               f'channels_last: {self.channels_last}, compile: {self.compile_spec}')
 
     def optimize_parameters(self, current_iter: int) -> None:
         """One step on loss(f(lq), gt), or with Soft-NE on loss(f(α·lq + m), α·gt + m); logs map the output back.
@@ -207,18 +226,28 @@ class DenoisingModel(CheckpointIO, SRModel):
 
     def _checked_log(self, values: OrderedDict[str, Tensor], current_iter: int) -> OrderedDict[str, float]:
         """The step's log values (means over the ranks), read in its one host sync; a NaN/Inf loss on any rank stops
-        the run on every rank instead of training on garbage."""
-        stacked = torch.stack(list(values.values()))
+        the run on every rank instead of training on garbage, and so does an fp16 gradient scale fallen below 1.
+
+        Under fp16 a NaN/Inf gradient alone is the scaler's to handle: it skips that step and lowers the scale.
+        """
+        # the scale as the previous steps left it, read in the same sync (None before the first scaled step)
+        scale = self.grad_scaler._get_scale_async() if self.grad_scaler is not None else None
+        stacked = torch.stack([*values.values(), *([] if scale is None else [scale.reshape(())])])
         if self.opt['dist']:
             dist.all_reduce(stacked)  # a NaN/Inf on one rank makes every rank's sum non-finite
             stacked /= self.opt['world_size']
-        log = OrderedDict(zip(values, stacked.tolist()))
+        read = stacked.tolist()
+        log = OrderedDict(zip(values, read))
+        advice = ('Stopping rather than training on; the checkpoints saved so far are intact (--auto_resume restarts '
+                  'from the last one). Lower train.optim_g.lr, or use train.amp: bf16 (or fp32); fp16 overflows first.')
         if not math.isfinite(log['l_pix']):
             raise FloatingPointError(
                 f'iteration {current_iter}: the training loss is {log["l_pix"]} (not finite) under train.amp: '
-                f'{dtype_name(self.train_dtype)}. Stopping rather than training on; the checkpoints saved so far are '
-                'intact (--auto_resume restarts from the last one). Lower train.optim_g.lr, or use train.amp: fp32 or '
-                'bf16 (fp16 overflows first).')
+                f'{dtype_name(self.train_dtype)}. {advice}')
+        if scale is not None and read[-1] < 1:
+            raise FloatingPointError(
+                f'iteration {current_iter}: the fp16 gradient scale has fallen to {read[-1]:g}: the gradients '
+                f'overflow float16 at nearly every step, and those steps are skipped. {advice}')
         return log
 
     def nondist_validation(self, dataloader, current_iter, tb_logger, save_img: bool) -> None:
@@ -265,7 +294,7 @@ class DenoisingModel(CheckpointIO, SRModel):
             return calculate_metric({'img': output, 'img2': gt, 'net': self.inference_network(), 'lq': self.lq},
                                     metric_opt)
         if gt is None:
-            raise ValueError('val.metrics need ground truth, but the validation set returned no "gt"')
+            raise OptionError('val.metrics need ground truth, but the validation set returned no "gt"')
         if getattr(fn, 'takes_tensors', False):
             return calculate_metric({'img': output, 'img2': gt}, metric_opt)
         return calculate_metric({'img': sr_img, 'img2': gt_img}, metric_opt)

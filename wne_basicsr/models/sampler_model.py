@@ -17,6 +17,7 @@ from basicsr.utils.registry import MODEL_REGISTRY
 from torch import Tensor
 from tqdm import tqdm
 
+from wne_basicsr.errors import OptionError
 from wne_basicsr.models.denoising_model import DenoisingModel
 from wne_basicsr.sampling.algorithm import (
     CONFIG_KEYS,
@@ -44,17 +45,17 @@ class SamplerModel(DenoisingModel):
         super().__init__(opt)
         sampler_opt = opt.get('sampler')
         if not isinstance(sampler_opt, Mapping) or 'problem' not in sampler_opt:
-            raise ValueError('SamplerModel needs a "sampler" options dict with at least "problem: {type: ...}"')
+            raise OptionError('SamplerModel needs a "sampler" options dict with at least "problem: {type: ...}"')
         unknown = set(sampler_opt) - OUTPUT_KEYS - CONFIG_KEYS
         if unknown:
-            raise ValueError(f'sampler: unknown keys {sorted(unknown)}; expected {sorted(OUTPUT_KEYS | CONFIG_KEYS)}')
+            raise OptionError(f'sampler: unknown keys {sorted(unknown)}; expected {sorted(OUTPUT_KEYS | CONFIG_KEYS)}')
         self.problem = sampler_opt['problem']
         self.config = SamplerConfig.from_opt(sampler_opt, problem_type(self.problem) == 'denoising')
         self.batch_size = sampler_opt.get('batch_size', 1)
         self.gif_every = sampler_opt.get('gif_every', 25)
         for key, value in (('batch_size', self.batch_size), ('gif_every', self.gif_every)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f'sampler.{key} must be a positive integer, got {value!r}')
+                raise OptionError(f'sampler.{key} must be a positive integer, got {value!r}')
         self.save_plots = bool(sampler_opt.get('save_plots', True))
         self.save_gif = bool(sampler_opt.get('save_gif', False))
         if opt['path'].get('pretrain_network_g') is None:

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
+from wne_basicsr.errors import OptionError
 from wne_basicsr.metrics.psnr_float import psnr_db
 from wne_basicsr.metrics.ssim_paper import paper_ssim
 from wne_basicsr.sampling.inverse_problems import Projector, ZeroProjector
@@ -31,7 +32,7 @@ def _number(opt: Mapping, key: str, default: float | None, low: float, high: flo
     valid = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
     if not valid or value > high or value < low or (low_open and value == low):
         bound = f'{"(" if low_open else "["}{low}, {high}{"]" if math.isfinite(high) else ")"}'
-        raise ValueError(f'sampler.{key} must be a number in {bound}, got {value!r}')
+        raise OptionError(f'sampler.{key} must be a number in {bound}, got {value!r}')
     return float(value)
 
 
@@ -56,14 +57,14 @@ class SamplerConfig:
         defaults = DEFAULTS_8BIT[denoising]
         max_steps = opt.get('max_steps', 1000)
         if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
-            raise ValueError(f'sampler.max_steps must be a positive integer (the sampler is always capped), '
-                             f'got {max_steps!r}')
+            raise OptionError(f'sampler.max_steps must be a positive integer (the sampler is always capped), '
+                              f'got {max_steps!r}')
         seed = opt.get('seed', 0)
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f'sampler.seed must be a non-negative integer, got {seed!r}')
+            raise OptionError(f'sampler.seed must be a non-negative integer, got {seed!r}')
         end_rule = opt.get('end_rule', 'project')
         if end_rule not in END_RULES:
-            raise ValueError(f'sampler.end_rule must be one of {END_RULES}, got {end_rule!r}')
+            raise OptionError(f'sampler.end_rule must be one of {END_RULES}, got {end_rule!r}')
         h_max = None if opt.get('h_max') is None else _number(opt, 'h_max', None, 0, 1, low_open=True)
         return cls(sigma_init=_number(opt, 'sigma_init', defaults['sigma_init'], 0) / 255,
                    sigma_stop=_number(opt, 'sigma_stop', defaults['sigma_stop'], 0) / 255,

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from wne_basicsr.errors import OptionError
+
 MISSING_SEED_STRIDE = 1_000_003  # random_missing mask seed = seed + stride·(image_index + 1)
 
 
@@ -57,8 +59,8 @@ class BlockAverageProjector(Projector):
     def __call__(self, v: Tensor) -> Tensor:
         h, w = v.shape[-2:]
         if h % self.factor or w % self.factor:
-            raise ValueError(f'block_superres: image size {h}×{w} is not divisible by factor {self.factor}; '
-                             'crop the test images to a multiple of the factor')
+            raise OptionError(f'block_superres: image size {h}×{w} is not divisible by factor {self.factor}; '
+                              'crop the test images to a multiple of the factor')
         return F.interpolate(F.avg_pool2d(v, self.factor), scale_factor=self.factor, mode='nearest')
 
 
@@ -127,13 +129,13 @@ def gaussian_otf(height: int, width: int, blur_sigma: float) -> Tensor:
 
 def _fraction(value: object, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
-        raise ValueError(f'sampler.problem.{name} must be a number in (0, 1], got {value!r}')
+        raise OptionError(f'sampler.problem.{name} must be a number in (0, 1], got {value!r}')
     return float(value)
 
 
 def _positive(value: object, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or not math.isfinite(value):
-        raise ValueError(f'sampler.problem.{name} must be a positive number, got {value!r}')
+        raise OptionError(f'sampler.problem.{name} must be a positive number, got {value!r}')
     return float(value)
 
 
@@ -152,7 +154,7 @@ def _random_missing(size: tuple[int, int], indices: Sequence[int], seed: int, ke
 
 def _block_superres(size: tuple[int, int], indices: Sequence[int], seed: int, factor: int = 4) -> Projector:
     if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
-        raise ValueError(f'sampler.problem.factor must be a positive integer, got {factor!r}')
+        raise OptionError(f'sampler.problem.factor must be a positive integer, got {factor!r}')
     return BlockAverageProjector(factor)
 
 
@@ -182,12 +184,12 @@ def problem_type(opt: Mapping | str) -> str:
     """The validated problem name of ``sampler.problem`` (a name or a dict with ``type`` and parameters)."""
     opt = {'type': opt} if isinstance(opt, str) else opt
     if not isinstance(opt, Mapping) or opt.get('type') not in PROBLEMS:
-        raise ValueError(f'sampler.problem: expected a dict {{type: <name>, ...}} with a type among '
-                         f'{sorted(PROBLEMS)}, got {opt!r}')
+        raise OptionError(f'sampler.problem: expected a dict {{type: <name>, ...}} with a type among '
+                          f'{sorted(PROBLEMS)}, got {opt!r}')
     unknown = set(opt) - {'type', *PROBLEM_PARAMS[opt['type']]}
     if unknown:
-        raise ValueError(f'sampler.problem ({opt["type"]}): unknown keys {sorted(unknown)}; '
-                         f'expected {list(PROBLEM_PARAMS[opt["type"]]) or "none"}')
+        raise OptionError(f'sampler.problem ({opt["type"]}): unknown keys {sorted(unknown)}; '
+                          f'expected {list(PROBLEM_PARAMS[opt["type"]]) or "none"}')
     return opt['type']
 
 
