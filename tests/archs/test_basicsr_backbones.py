@@ -1,6 +1,6 @@
 """Every image-to-image arch in BasicSR's registry, and ours, inside WNE: same shape, exact NE, one training step.
 
-The table is in the README (Arbitrary backbones); ``test_every_registered_arch_is_classified`` makes a newly
+The table is in docs/api.md (Arbitrary backbones); ``test_every_registered_arch_is_classified`` makes a newly
 registered arch fail until it is added to ``WORKS`` or ``CANNOT``.
 """
 from __future__ import annotations
@@ -43,7 +43,7 @@ WORKS: dict[str, tuple[int, dict]] = {
     'RIDNet': (3, {'backbone': {'type': 'RIDNet', 'in_channels': 3, 'mid_channels': 16, 'out_channels': 3,
                                 'num_block': 1}}),
     **{f'{wrapper}-DnCNN': (1, {'backbone': {'type': wrapper, 'backbone': DNCNN_SMALL}})
-       for wrapper in ('WNE', 'WNEInput', 'ScaleEquivariant')},
+       for wrapper in ('WNE', 'WNEInput', 'ScaleEquivariant', 'MeanShift')},
 }
 
 CANNOT: dict[str, str] = {
