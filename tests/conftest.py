@@ -19,16 +19,23 @@ INDUCTOR_CACHE = 'TORCHINDUCTOR_CACHE_DIR'
 
 
 def pytest_configure(config) -> None:
-    """torch.compile's kernels (of this process and its subprocesses) go to a folder deleted after the session, not to
-    the system temp folder's shared cache, unless the caller chose a cache."""
-    if INDUCTOR_CACHE not in os.environ:
-        config.inductor_cache = os.environ[INDUCTOR_CACHE] = tempfile.mkdtemp(prefix='wne-test-inductor-')
+    """torch.compile's kernels (of this process and its subprocesses) and its precompiled headers go to a folder
+    deleted after the session, not to the shared cache in the system temp folder (importing torch already put that
+    folder in the environment, and the header folder is fixed when torch's code cache is imported)."""
+    import torch._inductor.codecache as codecache
+
+    config.inductor_cache = (os.environ.get(INDUCTOR_CACHE), tempfile.mkdtemp(prefix='wne-test-inductor-'))
+    os.environ[INDUCTOR_CACHE] = config.inductor_cache[1]
+    codecache._HEADER_DIR = osp.join(config.inductor_cache[1], 'precompiled_headers')
 
 
 def pytest_unconfigure(config) -> None:
-    if getattr(config, 'inductor_cache', None):
-        shutil.rmtree(config.inductor_cache, ignore_errors=True)
+    previous, folder = config.inductor_cache
+    shutil.rmtree(folder, ignore_errors=True)
+    if previous is None:
         del os.environ[INDUCTOR_CACHE]
+    else:
+        os.environ[INDUCTOR_CACHE] = previous
 
 
 @pytest.fixture(autouse=True)
