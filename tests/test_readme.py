@@ -82,6 +82,23 @@ def test_swinir_fp32_table_is_the_committed_bf16_and_fp32_curves():
     assert os.path.isfile(os.path.join(RESULTS, 'repro_cpu_swinir', 'fp32_baseline', 'training_curves.png'))
 
 
+DIAGNOSIS_RUNS = ['baseline', 'mean-image', 'mean-fixed', 'drop-path-0', 'patch-64', 'scale-only', 'dataset-norm',
+                  'WNE']
+
+
+def test_swinir_diagnosis_tables_are_the_committed_training_curves():
+    rows = read_curves('diagnosis')
+    assert sorted({r['run'] for r in rows}) == sorted(DIAGNOSIS_RUNS)
+    page = read('docs/results/repro_cpu_swinir/README.md')
+    assert validation_table(rows) in page
+    for run in DIAGNOSIS_RUNS:  # the loss columns: means of the logged l_pix over iterations 25-100 and 725-800
+        losses = {r['step']: r['value'] for r in rows if r['run'] == run and r['tag'] == 'losses/l_pix'}
+        early = sum(losses[i] for i in range(25, 101, 25)) / 4
+        late = sum(losses[i] for i in range(725, 801, 25)) / 4
+        assert re.search(rf'^\| {re.escape(run)} \|[^\n]*\| {early:.2e} \| {late:.2e} \|', page, re.M), run
+    assert os.path.isfile(os.path.join(RESULTS, 'repro_cpu_swinir', 'diagnosis', 'training_curves.png'))
+
+
 def test_swinir_sweep_table_is_the_committed_mismatch_csv():
     rows = read_mismatch_csv(os.path.join(RESULTS, 'repro_cpu_swinir', 'mismatch.csv'))
     assert {r['model'] for r in rows} == {'SwinIR', 'WNE-SwinIR'}
