@@ -99,6 +99,16 @@ def test_swinir_diagnosis_tables_are_the_committed_training_curves():
     assert os.path.isfile(os.path.join(RESULTS, 'repro_cpu_swinir', 'diagnosis', 'training_curves.png'))
 
 
+def test_swinir_norm_tables_are_the_committed_curves_and_sweeps():
+    page = read('docs/results/repro_cpu_swinir/README.md')
+    assert validation_table(read_curves('recipe_1600') + read_curves('norm_baseline')) in page
+    rows = [*read_mismatch_csv(os.path.join(RESULTS, 'repro_cpu_swinir', 'mismatch.csv')),
+            *read_mismatch_csv(os.path.join(RESULTS, 'repro_cpu_swinir', 'norm_baseline', 'mismatch.csv'))]
+    assert {r['model'] for r in rows} == {'SwinIR', 'WNE-SwinIR', 'SwinIR-norm'}
+    assert mismatch_table(rows, [5, 10, 24.195, 50, 53.223, 100], datasets=['Set12']) in page
+    assert os.path.isfile(os.path.join(RESULTS, 'repro_cpu_swinir', 'norm_baseline', 'psnr_vs_input.png'))
+
+
 def test_swinir_sweep_table_is_the_committed_mismatch_csv():
     rows = read_mismatch_csv(os.path.join(RESULTS, 'repro_cpu_swinir', 'mismatch.csv'))
     assert {r['model'] for r in rows} == {'SwinIR', 'WNE-SwinIR'}
