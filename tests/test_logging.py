@@ -58,5 +58,5 @@ def test_a_run_shorter_than_print_freq_logs_its_last_iteration(tmp_path, make_im
         logger.removeHandler(kept)
         logger.setLevel(level)
     logged = [line for line in kept.lines if 'l_pix:' in line]
-    assert len(logged) == 1 and 'iter:       3,' in logged[0]
-    assert ('losses/l_pix', 3) in writer.scalars
+    assert len(logged) == 1 and 'iter:       3,' in logged[0] and 'psnr_train:' in logged[0]
+    assert ('losses/l_pix', 3) in writer.scalars and ('psnr_train', 3) in writer.scalars

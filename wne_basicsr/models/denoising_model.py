@@ -184,7 +184,9 @@ class DenoisingModel(CheckpointIO, SRModel):
         amp = self.opt['train'].get('amp')
         self.train_dtype = precision_dtype(amp, 'train.amp', self.device)
         self.grad_scaler = torch.amp.GradScaler(self.device.type) if self.train_dtype == torch.float16 else None
-        self.print_freq = (self.opt.get('logger') or {}).get('print_freq', 1)  # psnr_train only where it is logged
+        # psnr_train only on the iterations that are logged: every print_freq-th, and the last
+        self.print_freq = (self.opt.get('logger') or {}).get('print_freq', 1)
+        self.total_iter = int(self.opt['train'].get('total_iter', 0))
         if hasattr(self, 'net_g_ema'):
             prepare_network(self.net_g_ema, self.channels_last, self.compile_spec, self.device)
         get_root_logger().info(f'Training precision {dtype_name(self.train_dtype)} (train.amp: {amp or "fp32"}), '
@@ -195,7 +197,8 @@ class DenoisingModel(CheckpointIO, SRModel):
         """One step on loss(f(lq), gt), or with Soft-NE on loss(f(α·lq + m), α·gt + m); logs map the output back.
 
         The forward runs under the ``train.amp`` autocast; the loss is computed in fp32 and must be finite. psnr_train
-        is computed on the iterations ``logger.print_freq`` logs (every one without logger options).
+        is computed on the iterations that are logged: every ``logger.print_freq``-th (every one without logger options)
+        and the last.
         """
         self.optimizer_g.zero_grad()
         lq, gt = self.lq, self.gt
@@ -209,7 +212,7 @@ class DenoisingModel(CheckpointIO, SRModel):
             output = output.detach().float()
             self.output = output if self.soft_ne is None else self.soft_ne.invert(output, alpha, shift)
             values = OrderedDict(l_pix=l_pix.detach())
-            if current_iter % self.print_freq == 0:
+            if current_iter % self.print_freq == 0 or current_iter == self.total_iter:
                 reference = self.clean if self.clean is not None else self.gt
                 values['psnr_train'] = -10 * torch.log10(
                     F.mse_loss(self.output.clamp(0, 1), reference).clamp_min(1e-10))
