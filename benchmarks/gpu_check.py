@@ -52,7 +52,7 @@ from basicsr.models import build_model  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
 from wne_basicsr.inference.forward import TileSpec, eval_mode, run_network  # noqa: E402
-from wne_basicsr.inference.precision import autocast, batch_format, fast_bf16, tf32_disabled  # noqa: E402
+from wne_basicsr.inference.precision import autocast, batch_format, fast_bf16, set_tf32, tf32_disabled  # noqa: E402
 from wne_basicsr.metrics.ne_defect import ne_defect  # noqa: E402
 
 sys.path.insert(0, BENCHMARKS)
@@ -269,11 +269,6 @@ def time_steps(ctx: Context, step: Callable[[], None], count: int) -> float:
     return (time.perf_counter() - start) / count
 
 
-def set_tf32(enabled: bool) -> None:
-    torch.backends.cuda.matmul.allow_tf32 = enabled
-    torch.backends.cudnn.allow_tf32 = enabled
-
-
 def peak_mib(ctx: Context, step: Callable[[], None], count: int) -> float | None:
     """Peak device memory (MiB) over ``count`` calls of ``step`` (None on the CPU)."""
     if ctx.device.type != 'cuda':
@@ -387,7 +382,7 @@ def stage_throughput(ctx: Context, result: StageResult) -> None:
                     if ctx.device.type == 'cuda':
                         torch.cuda.empty_cache()
             result.rows.append({'network': network, 'mode': mode, 'status': status})
-    set_tf32(False)
+    set_tf32(False, ctx.device)
     torch.backends.cudnn.allow_tf32 = True  # PyTorch's default
     measured = [r for r in result.rows if r.get('status') == 'measured']
     result.check('modes measured', len(measured), bool(measured), '≥ 1')
