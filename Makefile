@@ -3,6 +3,8 @@
 # make repro-jpeg: four CPU-scale models trained on uniform noise, then their JPEG sweep.
 # make repro-swinir: SwinIR-lite and WNE(SwinIR-lite) at sigma 10 on the CPU, then their Set12 sweep and panel.
 # make repro-swinir-sampler: the sampler (random inpainting) with those two models as priors.
+# make repro-swinir-fair: WNE(SwinIR-lite) against the dataset-normalized SwinIR-lite: Set12 and BSD68 sweeps, panels.
+# make repro-swinir-n2n-sampler: both models trained with Noise2Noise, then the sampler with them as priors.
 # make test: install what is missing, then run the test suite, less its slow end-to-end tests (make test-all: all).
 # make gpu-check: on a machine with a CUDA GPU, check the GPU path in one command (9 minutes at most); report in
 # results/gpu_check/ (gpu_check.md and gpu_check.json).
@@ -17,7 +19,7 @@ PYTHON := $(or $(shell $(SYSTEM_PYTHON) tools/pick_python.py $(SYSTEM_PYTHON) $(
 endif
 PIP := $(PYTHON) -m pip
 
-.PHONY: install demo repro-cpu repro-jpeg repro-swinir repro-swinir-sampler test test-all gpu-check lint clean venv print-python
+.PHONY: install demo repro-cpu repro-jpeg repro-swinir repro-swinir-sampler repro-swinir-fair repro-swinir-n2n-sampler test test-all gpu-check lint clean venv print-python
 
 # Creates .venv where PYTHON is its python and it does not exist yet.
 venv:
@@ -67,6 +69,24 @@ repro-swinir: install
 repro-swinir-sampler: install
 	$(PYTHON) wne_basicsr/test.py -opt options/test/sampler/random_missing_repro_cpu_SwinIR_WNE_s10.yml
 	$(PYTHON) wne_basicsr/test.py -opt options/test/sampler/random_missing_repro_cpu_SwinIR_s10.yml
+
+# The fair comparison: SwinIR-lite with a dataset-normalized input and WNE(SwinIR-lite), the same recipe at sigma 10,
+# then their Set12 sweep, panels on Set12 01 and the BSD68 sweep at sigma 10, 50 and 100.
+repro-swinir-fair: install
+	$(PYTHON) wne_basicsr/train.py -opt options/repro_cpu/train_SwinIR_norm_s10.yml
+	$(PYTHON) wne_basicsr/train.py -opt options/repro_cpu/train_SwinIR_WNE_s10.yml
+	$(PYTHON) scripts/mismatch_curve.py -opt options/test/mismatch/repro_cpu_SwinIR_fair_s10.yml
+	$(PYTHON) scripts/compare_panels.py -opt options/test/mismatch/repro_cpu_SwinIR_fair_s10.yml \
+	  --images datasets/Set12/01.png --sigmas 10 50 90 --output results/panels/repro_cpu_SwinIR_fair_s10
+	$(PYTHON) scripts/mismatch_curve.py -opt options/test/mismatch/repro_cpu_SwinIR_fair_s10_BSD68.yml
+
+# Noise2Noise priors (noisy pairs only, sigma 10) of both models of repro-swinir-fair, then the sampler with each on
+# whole Set12 images 01-07 (random inpainting, 10 % of the pixels kept).
+repro-swinir-n2n-sampler: install
+	$(PYTHON) wne_basicsr/train.py -opt options/repro_cpu/train_SwinIR_norm_N2N_s10.yml
+	$(PYTHON) wne_basicsr/train.py -opt options/repro_cpu/train_SwinIR_WNE_N2N_s10.yml
+	$(PYTHON) wne_basicsr/test.py -opt options/test/sampler/random_missing_repro_cpu_SwinIR_WNE_N2N_s10.yml
+	$(PYTHON) wne_basicsr/test.py -opt options/test/sampler/random_missing_repro_cpu_SwinIR_norm_N2N_s10.yml
 
 test: install
 	$(PYTHON) -m pytest tests
