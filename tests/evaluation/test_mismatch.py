@@ -177,6 +177,39 @@ def test_command_line_runs_are_deterministic(sweep_opt, tmp_path):
     assert not (tmp_path / 'cache').exists()
 
 
+@pytest.mark.parametrize('flags, reason', [
+    (['--max-images', '1'], 'SetA images 2 → 1'),
+    (['--sigmas', '10'], '4 points left out (e.g. DnCNN | SetA | gaussian 50)'),
+    (['--n-averages', '1'], 'n_averages 2 → 1'),
+    (['--no-ne-defect'], 'the NE defect measured → not measured'),
+])
+def test_a_shortened_rerun_refuses_to_replace_the_full_sweep_of_the_same_name(sweep_opt, tmp_path, flags, reason):
+    options = tmp_path / 'sweep.yml'
+    options.write_text(yaml.safe_dump(sweep_opt))
+    mismatch_curve.main(['-opt', str(options), '--quiet'])
+    full = tmp_path / 'out' / 'tiny' / 'mismatch.csv'
+    before = full.read_text()
+    with pytest.raises(SystemExit) as stop:
+        mismatch_curve.main(['-opt', str(options), '--quiet', *flags])
+    assert reason in str(stop.value.code) and 'give --name' in str(stop.value.code)
+    assert full.read_text() == before
+    mismatch_curve.main(['-opt', str(options), '--quiet', *flags, '--name', 'short'])
+    assert full.read_text() == before and (tmp_path / 'out' / 'short' / 'mismatch.csv').is_file()
+    mismatch_curve.main(['-opt', str(options), '--quiet', *flags, '--overwrite'])
+    assert full.read_text() != before
+
+
+def test_a_rerun_with_more_models_or_the_same_points_replaces_the_csv(sweep_opt, tmp_path):
+    options = tmp_path / 'sweep.yml'
+    options.write_text(yaml.safe_dump({**sweep_opt, 'models': {'DnCNN': sweep_opt['models']['DnCNN']}}))
+    mismatch_curve.main(['-opt', str(options), '--quiet'])
+    mismatch_curve.main(['-opt', str(options), '--quiet'])
+    wne = sweep_opt['models']['WNE']
+    mismatch_curve.main(['-opt', str(options), '--quiet', '--model', 'WNE', wne['options'], wne['checkpoint']])
+    _, rows = _read_csv(str(tmp_path / 'out' / 'tiny' / 'mismatch.csv'))
+    assert {r['model'] for r in rows} == {'DnCNN', 'WNE'}
+
+
 def test_inference_dtype_per_sweep_or_per_model_changes_quality_not_the_ne_defect(sweep_opt, forward_calls):
     """bf16 points are computed apart from the fp32 ones (own cache keys); the NE defect is measured in fp32."""
     fp32 = run_sweep(SweepConfig.from_opt(sweep_opt), progress=False)

@@ -17,10 +17,12 @@ What the options file does not set follows the paper's protocol (docs/method.md 
 100 plus σ_train, 20 noise draws per (image, σ), and an NE defect of 8 affine draws per image (16 network evaluations
 per point on 2 images), each a whole-image forward pass. That is slow on a CPU: 2 images × 3 σ took 276 s on a 2-core
 CPU. To shorten a run, these flags override the options file: --max-images N (the first N images of each test set),
---sigmas 10,50, --n-averages K, --ne-affine K (or --no-ne-defect); docs/evaluation.md sizes sweeps.
+--sigmas 10,50, --n-averages K, --ne-affine K (or --no-ne-defect); docs/evaluation.md sizes sweeps. A shortened run
+refuses to replace the full sweep's CSV of the same name: give it --name (or --overwrite).
 """
 import argparse
 import os.path as osp
+import sys
 import time
 from typing import NoReturn
 
@@ -32,7 +34,12 @@ from wne_basicsr.evaluation.mismatch import run_sweep
 from wne_basicsr.evaluation.options import read_yaml
 from wne_basicsr.evaluation.plots import plot_stems, write_mismatch_plots
 from wne_basicsr.evaluation.sweep_config import SweepConfig
-from wne_basicsr.evaluation.sweep_outputs import write_mismatch_csv, write_tensorboard, write_wide_csvs
+from wne_basicsr.evaluation.sweep_outputs import (
+    what_a_rerun_loses,
+    write_mismatch_csv,
+    write_tensorboard,
+    write_wide_csvs,
+)
 from wne_basicsr.startup import prepare_process
 
 
@@ -97,6 +104,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--cache-dir', help='cache folder (default results/mismatch_cache)')
     parser.add_argument('--no-cache', action='store_true', help='neither read nor write the cache')
     parser.add_argument('--output-dir', help='parent folder of the results (default results/mismatch)')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace an earlier sweep of the same name even where this one has fewer or other points')
     parser.add_argument('--threads', type=int, help='CPU threads for torch (1 is often fastest on a busy machine)')
     parser.add_argument('--quiet', action='store_true', help='no progress bar')
     args = parser.parse_args(argv)
@@ -151,9 +160,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     config = SweepConfig.from_opt(sweep_options(args))
+    csv_path = osp.join(config.result_folder, 'mismatch.csv')
+    lost = [] if args.overwrite else what_a_rerun_loses(config, csv_path)
+    if lost:
+        sys.exit(f'{osp.basename(sys.argv[0])}: error: {csv_path} holds a sweep that this one would replace '
+                 f'({"; ".join(lost)}): give --name to write this one elsewhere, or --overwrite')
     start = time.perf_counter()
     rows = run_sweep(config, progress=not args.quiet)
-    csv_path = osp.join(config.result_folder, 'mismatch.csv')
     previous = read_text(csv_path)
     write_mismatch_csv(rows, csv_path)
     wide = write_wide_csvs(rows, config.result_folder)

@@ -2,13 +2,18 @@
 model: the format of the paper's curves) and, optionally, tensorboard scalars."""
 from __future__ import annotations
 
+import csv
 import math
 import os.path as osp
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from wne_basicsr.data.degradations import level_column
 from wne_basicsr.evaluation.quality import QUALITY_COLUMNS
 from wne_basicsr.utils.csv_io import write_csv
+
+if TYPE_CHECKING:
+    from wne_basicsr.evaluation.sweep_config import SweepConfig
 
 CSV_COLUMNS = ('model', 'dataset', 'degradation', 'noise', 'sigma_8bit', 'sigma', 'quality', 'sigma_train',
                'is_train_sigma', 'n_averages', 'num_images', *QUALITY_COLUMNS, 'ne_defect', 'ne_evaluations')
@@ -18,6 +23,36 @@ TENSORBOARD_METRICS = ('psnr_float_db', 'psnr_uint8_db', 'ssim', 'ne_defect')
 def write_mismatch_csv(rows: list[dict], path: str) -> str:
     """Write the tidy rows (columns ``CSV_COLUMNS``) to ``path``; return it."""
     return write_csv(rows, path, CSV_COLUMNS)
+
+
+def what_a_rerun_loses(config: SweepConfig, path: str) -> list[str]:
+    """What rewriting the CSV at ``path`` with ``config``'s sweep would lose: points it holds that the sweep leaves out,
+    and points measured with other n_averages, image counts or an NE defect the sweep does not measure."""
+    if not osp.isfile(path):
+        return []
+    with open(path, newline='') as f:
+        old = list(csv.DictReader(f))
+    column = level_column(config.noise)
+    counts = {d.name: len(d.source().records) for d in config.datasets}
+    new = {(m.label, d.name, config.noise, float(level))
+           for m in config.models for d in config.datasets for level in config.levels}
+    dropped, changed = [], set()
+    for row in old:
+        level = row.get(column) or row.get('quality') or row.get('sigma_8bit') or 'nan'
+        point = (row['model'], row['dataset'], row.get('degradation') or row.get('noise', ''), float(level))
+        if point not in new:
+            dropped.append(f'{point[0]} | {point[1]} | {point[2]} {float(level):g}')
+            continue
+        if int(row.get('n_averages') or config.n_averages) != config.n_averages:
+            changed.add(f'n_averages {row["n_averages"]} → {config.n_averages}')
+        if int(row.get('num_images') or counts[row['dataset']]) != counts[row['dataset']]:
+            changed.add(f'{row["dataset"]} images {row["num_images"]} → {counts[row["dataset"]]}')
+        if config.ne_defect is None and row.get('ne_defect') not in ('', 'nan', None):
+            changed.add('the NE defect measured → not measured')
+    lost = sorted(changed)
+    if dropped:
+        lost.insert(0, f'{len(dropped)} points left out (e.g. {dropped[0]})')
+    return lost
 
 
 def level_key(rows: Sequence[dict]) -> str:
