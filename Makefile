@@ -77,7 +77,7 @@ repro-swinir-fair: install
 	$(PYTHON) wne_basicsr/train.py -opt options/repro_cpu/train_SwinIR_WNE_s10.yml
 	$(PYTHON) scripts/mismatch_curve.py -opt options/test/mismatch/repro_cpu_SwinIR_fair_s10.yml
 	$(PYTHON) scripts/compare_panels.py -opt options/test/mismatch/repro_cpu_SwinIR_fair_s10.yml \
-	  --images datasets/Set12/01.png --sigmas 10 50 90 --output results/panels/repro_cpu_SwinIR_fair_s10
+	  --images datasets/Set12/01.png --sigmas 10 90 --output results/panels/repro_cpu_SwinIR_fair_s10
 	$(PYTHON) scripts/mismatch_curve.py -opt options/test/mismatch/repro_cpu_SwinIR_fair_s10_BSD68.yml
 
 # Noise2Noise priors (noisy pairs only, sigma 10) of both models of repro-swinir-fair, then the sampler with each on

@@ -99,14 +99,40 @@ def test_swinir_diagnosis_tables_are_the_committed_training_curves():
     assert os.path.isfile(os.path.join(RESULTS, 'repro_cpu_swinir', 'diagnosis', 'training_curves.png'))
 
 
-def test_swinir_norm_tables_are_the_committed_curves_and_sweeps():
-    page = read('docs/results/repro_cpu_swinir/README.md')
-    assert validation_table(read_curves('recipe_1600') + read_curves('norm_baseline')) in page
-    rows = [*read_mismatch_csv(os.path.join(RESULTS, 'repro_cpu_swinir', 'mismatch.csv')),
-            *read_mismatch_csv(os.path.join(RESULTS, 'repro_cpu_swinir', 'norm_baseline', 'mismatch.csv'))]
-    assert {r['model'] for r in rows} == {'SwinIR', 'WNE-SwinIR', 'SwinIR-norm'}
-    assert mismatch_table(rows, [5, 10, 24.195, 50, 53.223, 100], datasets=['Set12']) in page
-    assert os.path.isfile(os.path.join(RESULTS, 'repro_cpu_swinir', 'norm_baseline', 'psnr_vs_input.png'))
+def fair_rows(name: str = 'mismatch.csv') -> list[dict]:
+    """The rows of a committed sweep CSV of the fair comparison (``docs/results/repro_cpu_swinir/fair/``)."""
+    return read_mismatch_csv(os.path.join(RESULTS, 'repro_cpu_swinir', 'fair', name))
+
+
+def psnr_at(rows: list[dict], model: str, sigma: float, dataset: str = 'Set12') -> float:
+    """A sweep's float PSNR of ``model`` at ``sigma`` on ``dataset``."""
+    [row] = [r for r in rows if r['model'] == model and r['dataset'] == dataset and r['sigma_8bit'] == sigma]
+    return float(row['psnr_float_db'])
+
+
+def test_swinir_fair_comparison_tables_are_the_committed_curves_and_sweep():
+    page, results_page = read('docs/results/repro_cpu_swinir/README.md'), read(RESULTS_PAGE)
+    curves = read_curves('fair')
+    assert {r['run'] for r in curves} == {'SwinIR-norm', 'WNE-SwinIR'}
+    assert validation_table(curves) in page
+    rows = fair_rows()
+    assert {r['model'] for r in rows} == {'SwinIR-norm', 'WNE-SwinIR'} and {r['num_images'] for r in rows} == {'12'}
+    table = mismatch_table(rows, [5, 10, 24.195, 50, 53.223, 100], datasets=['Set12'])
+    assert table in page and table in results_page
+    for name in ('psnr_vs_input', 'ssim_vs_sigma', 'ne_defect_vs_sigma', 'panel_01_sigma10', 'panel_01_sigma90',
+                 'training_curves'):
+        assert os.path.isfile(os.path.join(RESULTS, 'repro_cpu_swinir', 'fair', f'{name}.png')), name
+
+
+def test_swinir_fair_comparison_gaps_in_the_docs_are_the_sweeps():
+    """The σ_train gap and the σ 50 / 100 gaps stated in both pages, from the committed Set12 CSV."""
+    rows = fair_rows()
+    below = psnr_at(rows, 'SwinIR-norm', 10) - psnr_at(rows, 'WNE-SwinIR', 10)
+    above = [psnr_at(rows, 'WNE-SwinIR', s) - psnr_at(rows, 'SwinIR-norm', s) for s in (50, 100)]
+    for path in ('docs/results/repro_cpu_swinir/README.md', RESULTS_PAGE):
+        text = ' '.join(read(path).split())
+        assert f'**{below:.2f} dB below** SwinIR-norm' in text, path
+        assert f'**{above[0]:.2f} and {above[1]:.2f}' in text, path
 
 
 def test_swinir_sweep_table_is_the_committed_mismatch_csv():
