@@ -60,9 +60,9 @@ def test_own_code_snippet_trains_and_prints_what_the_readme_shows(tmp_path):
     assert float(shown_defect) <= 1e-6
 
 
-def read_curves(folder: str) -> list[dict]:
-    """The rows of ``docs/results/repro_cpu_swinir/<folder>/training_curves.csv``, step and value as numbers."""
-    with open(os.path.join(RESULTS, 'repro_cpu_swinir', folder, 'training_curves.csv'), newline='') as f:
+def read_curves(folder: str, parent: str = 'repro_cpu_swinir') -> list[dict]:
+    """The rows of ``docs/results/<parent>/<folder>/training_curves.csv``, step and value as numbers."""
+    with open(os.path.join(RESULTS, parent, folder, 'training_curves.csv'), newline='') as f:
         return [{**r, 'step': int(r['step']), 'value': float(r['value'])} for r in csv.DictReader(f)]
 
 
@@ -124,6 +124,20 @@ def test_swinir_fair_comparison_tables_are_the_committed_curves_and_sweep():
         assert os.path.isfile(os.path.join(RESULTS, 'repro_cpu_swinir', 'fair', f'{name}.png')), name
 
 
+def test_swinir_fair_comparison_bsd68_table_and_gaps_are_the_committed_sweep():
+    rows = fair_rows('mismatch_BSD68.csv')
+    assert {r['model'] for r in rows} == {'SwinIR-norm', 'WNE-SwinIR'} and {r['num_images'] for r in rows} == {'68'}
+    table = mismatch_table(rows, [10, 50, 100], datasets=['BSD68'])
+    below = psnr_at(rows, 'SwinIR-norm', 10, 'BSD68') - psnr_at(rows, 'WNE-SwinIR', 10, 'BSD68')
+    above = [psnr_at(rows, 'WNE-SwinIR', s, 'BSD68') - psnr_at(rows, 'SwinIR-norm', s, 'BSD68') for s in (50, 100)]
+    for path in ('docs/results/repro_cpu_swinir/README.md', RESULTS_PAGE):
+        text = read(path)
+        assert table in text, path
+        assert f'{below:.2f} dB below SwinIR-norm at σ 10' in ' '.join(text.split()), path
+        assert f'{above[0]:.2f} and {above[1]:.2f} dB above it at σ 50 and' in ' '.join(text.split()), path
+    assert os.path.isfile(os.path.join(RESULTS, 'repro_cpu_swinir', 'fair', 'psnr_vs_input_BSD68.png'))
+
+
 def test_swinir_fair_comparison_gaps_in_the_docs_are_the_sweeps():
     """The σ_train gap and the σ 50 / 100 gaps stated in both pages, from the committed Set12 CSV."""
     rows = fair_rows()
@@ -167,6 +181,38 @@ def test_swinir_sampler_csvs_hold_the_readme_claims():
     assert all((row['height'], row['width']) == (256, 256) for row in base + wne)
     assert all(w['final_psnr'] > b['final_psnr'] for b, w in zip(base, wne))
     assert {row['stop_reason'] for row in base} == {'sigma_stop'}
+
+
+N2N_LABELS = ('SwinIR-norm-N2N', 'WNE-SwinIR-N2N')
+
+
+def test_swinir_n2n_sampler_tables_are_the_committed_per_image_csvs():
+    """The Noise2Noise priors' sampler tables of both pages, from their per-image CSVs: whole Set12 images 01-07,
+    every image's steps and stop reason."""
+    folder = os.path.join(RESULTS, 'sampler_swinir_n2n')
+    runs = {label: read_sampler_csv(os.path.join(folder, f'{label}_per_image.csv')) for label in N2N_LABELS}
+    for rows in runs.values():
+        assert [row['image'] for row in rows] == [f'{i:02d}' for i in range(1, 8)]
+        assert all((row['height'], row['width']) == (256, 256) and row['stop_reason'] for row in rows)
+    assert sampler_table(runs) in read(RESULTS_PAGE)
+    page = read('docs/results/sampler_swinir_n2n/README.md')
+    assert sampler_table(runs) in page and sampler_image_table(runs) in page
+    for label in runs:
+        assert os.path.isfile(os.path.join(folder, f'{label}_01_trajectory.png'))
+
+
+def test_swinir_n2n_sampler_csvs_hold_the_docs_claims():
+    """WNE above the collapsed baseline on every image, every image stopped as diverged, and the priors' validation
+    table is their committed training curves."""
+    folder = os.path.join(RESULTS, 'sampler_swinir_n2n')
+    base, wne = (read_sampler_csv(os.path.join(folder, f'{label}_per_image.csv')) for label in N2N_LABELS)
+    gaps = [w['final_psnr'] - b['final_psnr'] for b, w in zip(base, wne)]
+    assert min(gaps) > 5 and {row['stop_reason'] for row in base + wne} == {'diverged'}
+    text = ' '.join(read(RESULTS_PAGE).split())
+    assert f'**WNE is {min(gaps):.1f}–{max(gaps):.1f} dB above it on every image** (mean {sum(gaps) / 7:.2f}' in text
+    curves = read_curves('sampler_swinir_n2n', parent='')
+    assert {r['run'] for r in curves} == set(N2N_LABELS)
+    assert validation_table(curves) in read('docs/results/sampler_swinir_n2n/README.md')
 
 
 def table_cells(text: str, first_cells: tuple[str, ...]) -> dict[tuple[str, ...], list[str]]:
