@@ -215,6 +215,20 @@ def test_swinir_n2n_sampler_csvs_hold_the_docs_claims():
     assert validation_table(curves) in read('docs/results/sampler_swinir_n2n/README.md')
 
 
+def test_swinir_n2n_priors_low_sigma_table_is_the_committed_sweep():
+    """The priors' one-pass quality at σ_stop: the table and the losses against the input, from the CSV."""
+    rows = read_mismatch_csv(os.path.join(RESULTS, 'sampler_swinir_n2n', 'low_sigma.csv'))
+    assert {r['model'] for r in rows} == {*N2N_LABELS, 'WNE-SwinIR'} and {r['num_images'] for r in rows} == {'7'}
+    text = read('docs/results/sampler_swinir_n2n/README.md')
+    assert mismatch_table(rows, [2.55, 5, 10], datasets=['Set12']) in text
+    (noisy, ) = {float(r['input_psnr_db']) for r in rows if r['sigma_8bit'] == 2.55}
+    below = [noisy - psnr_at(rows, model, 2.55) for model in ('WNE-SwinIR-N2N', 'WNE-SwinIR')]
+    assert min(below) > 0
+    text = ' '.join(text.split())
+    assert f"WNE-SwinIR-N2N's output is {below[0]:.2f} dB *below* its input" in text
+    assert f'fair comparison\'s: {below[1]:.2f} dB below)' in text
+
+
 def table_cells(text: str, first_cells: tuple[str, ...]) -> dict[tuple[str, ...], list[str]]:
     """The Markdown table rows of ``text`` keyed by their first ``len(first_cells)`` cells (bold marks dropped), for
     the rows whose leading cells are among ``first_cells``' allowed values (each a '|'-joined alternative list)."""
