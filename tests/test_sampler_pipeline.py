@@ -39,7 +39,9 @@ def test_sampler_yaml_run_writes_every_output(tmp_path, make_images):
     result = subprocess.run([sys.executable, os.path.join(REPO, 'wne_basicsr', 'test.py'), '-opt', str(opt_file)],
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert 'Sampler tiny (3 images)' in result.stdout + result.stderr
+    log = result.stdout + result.stderr
+    assert 'Sampler tiny (3 images)' in log
+    assert 'tiny: 3 of 3 images did not reach sigma_stop 2.55 (3 max_steps; final sigma-hat' in log  # the warning
 
     out = tmp_path / 'results' / 'tiny_sampler' / 'tiny'
     with open(out / 'per_image.csv') as f:

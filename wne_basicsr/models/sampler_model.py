@@ -28,7 +28,7 @@ from wne_basicsr.sampling.algorithm import (
     run_sampler,
 )
 from wne_basicsr.sampling.inverse_problems import build_projector, problem_type
-from wne_basicsr.sampling.summary import summarize
+from wne_basicsr.sampling.summary import stop_advice, summarize
 from wne_basicsr.utils.csv_io import write_csv
 
 
@@ -116,9 +116,13 @@ class SamplerModel(DenoisingModel):
                              'seconds': seconds})
                 self._write_image_outputs(folder, stem, record, save_img)
                 m = record.metrics
+                stop = f'{m["final_step"]} steps, stop: {m["stop_reason"]}'
+                if m['stop_reason'] == STOP_DIVERGED:
+                    stop = (f'stop: diverged after {len(record.trajectory) - 1} steps, returned step {m["final_step"]} '
+                            f'(its lowest sigma-hat, {m["final_sigma_8bit"]:.2f})')
                 logger.info(f'{name} {stem}: observed {m["observed_psnr"]:.2f} dB, one-pass {m["one_pass_psnr"]:.2f}, '
                             f'final {m["final_psnr"]:.2f} (SSIM {m["final_ssim"]:.3f}), best {m["best_psnr"]:.2f} '
-                            f'at step {m["best_step"]}; {m["final_step"]} steps, stop: {m["stop_reason"]}')
+                            f'at step {m["best_step"]}; {stop}')
             write_csv(rows, osp.join(folder, 'per_image.csv'))  # rewritten per batch: an interrupted run keeps them
         summary = {'name': self.opt['name'], 'dataset': name, 'problem': self.problem, 'config': asdict(self.config),
                    **summarize(rows)}
@@ -128,6 +132,9 @@ class SamplerModel(DenoisingModel):
         logger.info(f'Sampler {name} ({len(rows)} images): observed {mean["observed_psnr"]:.2f} dB, one-pass '
                     f'{mean["one_pass_psnr"]:.2f}, final {mean["final_psnr"]:.2f} (SSIM {mean["final_ssim"]:.3f}), '
                     f'{mean["final_step"]:.1f} steps, stops {summary["stop_reasons"]}; outputs in {folder}')
+        advice = stop_advice(rows, 255 * self.config.sigma_stop)
+        if advice:
+            logger.warning(f'{name}: {advice}')
         if writer is not None:
             for key in ('observed_psnr', 'one_pass_psnr', 'final_psnr', 'final_ssim', 'final_step'):
                 writer.add_scalar(f'{name}/mean_{key}', mean[key], 0)
