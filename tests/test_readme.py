@@ -91,11 +91,14 @@ def test_swinir_diagnosis_tables_are_the_committed_training_curves():
     assert sorted({r['run'] for r in rows}) == sorted(DIAGNOSIS_RUNS)
     page = read('docs/results/repro_cpu_swinir/README.md')
     assert validation_table(rows) in page
-    for run in DIAGNOSIS_RUNS:  # the loss columns: means of the logged l_pix over iterations 25-100 and 725-800
+    for run in DIAGNOSIS_RUNS:  # PSNR at 800, and the means of the logged l_pix over iterations 25-100 and 725-800
         losses = {r['step']: r['value'] for r in rows if r['run'] == run and r['tag'] == 'losses/l_pix'}
         early = sum(losses[i] for i in range(25, 101, 25)) / 4
         late = sum(losses[i] for i in range(725, 801, 25)) / 4
-        assert re.search(rf'^\| {re.escape(run)} \|[^\n]*\| {early:.2e} \| {late:.2e} \|', page, re.M), run
+        final = {r['tag']: r['value'] for r in rows if r['run'] == run and r['step'] == 800}
+        psnr = ' / '.join(f"{final[f'metrics/Set12_sigma{s}/psnr_float']:.2f}" for s in (10, 50, 100))
+        assert re.search(rf'^\| {re.escape(run)} \|[^\n]*\| 800 \| {psnr} \| {early:.2e} \| {late:.2e} \|', page,
+                         re.M), run
     assert os.path.isfile(os.path.join(RESULTS, 'repro_cpu_swinir', 'diagnosis', 'training_curves.png'))
 
 
