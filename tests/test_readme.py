@@ -189,11 +189,17 @@ def test_swinir_sampler_csvs_hold_the_readme_claims():
 N2N_LABELS = ('SwinIR-norm-N2N', 'WNE-SwinIR-N2N')
 
 
+def n2n_sampler_runs() -> dict[str, list[dict]]:
+    """The committed per-image sampler CSVs of the two Noise2Noise SwinIR-lite priors, by label."""
+    return {label: read_sampler_csv(os.path.join(RESULTS, 'sampler_swinir_n2n', f'{label}_per_image.csv'))
+            for label in N2N_LABELS}
+
+
 def test_swinir_n2n_sampler_tables_are_the_committed_per_image_csvs():
     """The Noise2Noise priors' sampler tables of both pages, from their per-image CSVs: whole Set12 images 01-07,
     every image's steps and stop reason."""
     folder = os.path.join(RESULTS, 'sampler_swinir_n2n')
-    runs = {label: read_sampler_csv(os.path.join(folder, f'{label}_per_image.csv')) for label in N2N_LABELS}
+    runs = n2n_sampler_runs()
     for rows in runs.values():
         assert [row['image'] for row in rows] == [f'{i:02d}' for i in range(1, 8)]
         assert all((row['height'], row['width']) == (256, 256) and row['stop_reason'] for row in rows)
@@ -207,8 +213,7 @@ def test_swinir_n2n_sampler_tables_are_the_committed_per_image_csvs():
 def test_swinir_n2n_sampler_csvs_hold_the_docs_claims():
     """WNE above the collapsed baseline on every image, every image stopped as diverged, and the priors' validation
     table is their committed training curves."""
-    folder = os.path.join(RESULTS, 'sampler_swinir_n2n')
-    base, wne = (read_sampler_csv(os.path.join(folder, f'{label}_per_image.csv')) for label in N2N_LABELS)
+    base, wne = n2n_sampler_runs().values()
     gaps = [w['final_psnr'] - b['final_psnr'] for b, w in zip(base, wne)]
     assert min(gaps) > 5 and {row['stop_reason'] for row in base + wne} == {'diverged'}
     text = ' '.join(read(RESULTS_PAGE).split())

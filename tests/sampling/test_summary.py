@@ -19,7 +19,7 @@ def test_no_advice_when_every_image_reached_sigma_stop():
     assert stop_advice([row('sigma_stop', 2.5, 20.0)] * 2, 2.55) is None
 
 
-def test_advice_names_the_images_their_lowest_sigma_the_check_and_the_fixes():
+def test_advice_names_the_images_their_final_sigma_the_check_and_the_fixes():
     advice = stop_advice([row('sigma_stop', 2.5, 20.0), row('diverged', 3.28, 12.0), row('max_steps', 11.3, 7.0),
                           row('diverged', 3.99, 13.0)], 2.55)
     assert advice.startswith('3 of 4 images did not reach sigma_stop 2.55 (2 diverged, 1 max_steps; final '

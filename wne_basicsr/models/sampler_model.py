@@ -32,6 +32,19 @@ from wne_basicsr.sampling.summary import stop_advice, summarize
 from wne_basicsr.utils.csv_io import write_csv
 
 
+def diverged_clause(record: SampleRecord) -> str:
+    """How a diverged image ended: the steps it ran and the (least noisy) step it returned."""
+    return f'diverged after {len(record.trajectory) - 1} steps, returned step {record.metrics["final_step"]}'
+
+
+def stop_clause(record: SampleRecord) -> str:
+    """The end of an image's log line: its steps and stop reason, and for a diverged image its lowest σ̂."""
+    m = record.metrics
+    if m['stop_reason'] == STOP_DIVERGED:
+        return f'stop: {diverged_clause(record)} (its lowest sigma-hat, {m["final_sigma_8bit"]:.2f})'
+    return f'{m["final_step"]} steps, stop: {m["stop_reason"]}'
+
+
 @MODEL_REGISTRY.register()
 class SamplerModel(DenoisingModel):
     """Runs the trained network_g (loaded from ``path.pretrain_network_g``) as the sampler's denoiser on test sets.
@@ -116,13 +129,9 @@ class SamplerModel(DenoisingModel):
                              'seconds': seconds})
                 self._write_image_outputs(folder, stem, record, save_img)
                 m = record.metrics
-                stop = f'{m["final_step"]} steps, stop: {m["stop_reason"]}'
-                if m['stop_reason'] == STOP_DIVERGED:
-                    stop = (f'stop: diverged after {len(record.trajectory) - 1} steps, returned step {m["final_step"]} '
-                            f'(its lowest sigma-hat, {m["final_sigma_8bit"]:.2f})')
                 logger.info(f'{name} {stem}: observed {m["observed_psnr"]:.2f} dB, one-pass {m["one_pass_psnr"]:.2f}, '
                             f'final {m["final_psnr"]:.2f} (SSIM {m["final_ssim"]:.3f}), best {m["best_psnr"]:.2f} '
-                            f'at step {m["best_step"]}; {stop}')
+                            f'at step {m["best_step"]}; {stop_clause(record)}')
             write_csv(rows, osp.join(folder, 'per_image.csv'))  # rewritten per batch: an interrupted run keeps them
         summary = {'name': self.opt['name'], 'dataset': name, 'problem': self.problem, 'config': asdict(self.config),
                    **summarize(rows)}
@@ -152,7 +161,7 @@ class SamplerModel(DenoisingModel):
             m = record.metrics
             title = f'{stem}: {m["stop_reason"]} after {m["final_step"]} steps'
             if m['stop_reason'] == STOP_DIVERGED:
-                title = f'{stem}: diverged after {len(record.trajectory) - 1} steps, returned step {m["final_step"]}'
+                title = f'{stem}: {diverged_clause(record)}'
             from wne_basicsr.sampling.figures import trajectory_figure  # matplotlib only where plots are made
 
             figure = trajectory_figure(record, title, 255 * self.config.sigma_stop)

@@ -7,6 +7,8 @@ import statistics
 from collections import Counter
 from collections.abc import Sequence
 
+from wne_basicsr.sampling.algorithm import STOP_DIVERGED, STOP_SIGMA
+
 
 def _finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
@@ -25,13 +27,15 @@ def summarize(rows: Sequence[dict]) -> dict:
 def stop_advice(rows: Sequence[dict], sigma_stop_8bit: float) -> str | None:
     """A warning for the images of a run that did not reach σ_stop (``diverged`` or ``max_steps``), with the check
     and the fix; None where every image did."""
-    missed = [r for r in rows if r['stop_reason'] != 'sigma_stop']
+    missed = [r for r in rows if r['stop_reason'] != STOP_SIGMA]
     if not missed:
         return None
-    lows = [r['final_sigma_8bit'] for r in missed]
+    finals = [r['final_sigma_8bit'] for r in missed]
+    returned = ' each diverged image returned its least noisy state.' if any(
+        r['stop_reason'] == STOP_DIVERGED for r in missed) else ''
     reasons = ', '.join(f'{n} {reason}' for reason, n in sorted(Counter(r['stop_reason'] for r in missed).items()))
     return (f'{len(missed)} of {len(rows)} images did not reach sigma_stop {sigma_stop_8bit:.3g} ({reasons}; final '
-            f'sigma-hat {min(lows):.3g}-{max(lows):.3g}, 8-bit): each returned its least noisy state. A prior that is '
+            f'sigma-hat {min(finals):.3g}-{max(finals):.3g}, 8-bit):{returned} A prior that is '
             f'inaccurate near sigma_stop cannot take the sampler there; check it with scripts/mismatch_curve.py '
             f'--sigmas {sigma_stop_8bit:.3g} (an output PSNR below the input\'s means it is), then train it down to '
             f'lower noise or raise sigma_stop to about their final sigma-hat (docs/sampler.md)')
